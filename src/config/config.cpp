@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: MIT
+// Config parsing and validation: every error is collected with its line and column.
+#include "config/config.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "config/did_you_mean.h"
+
+namespace sockbridge {
+
+namespace {
+
+constexpr std::string_view kTopKeys[] = {"listeners", "routes", "daemon"};
+constexpr std::string_view kRouteKeys[] = {"name", "from", "to", "bidirectional", "per_connection", "queue", "log"};
+constexpr std::string_view kQueueKeys[] = {"max_messages", "max_bytes", "overflow"};
+constexpr std::string_view kOverflowChoices[] = {"drop-newest", "drop-oldest", "block"};
+constexpr std::string_view kLogKeys[] = {"path", "format", "rotate"};
+constexpr std::string_view kLogFormats[] = {"jsonl", "hex", "raw"};
+constexpr std::string_view kRotateKeys[] = {"size", "keep"};
+constexpr std::string_view kDaemonKeys[] = {"shutdown_timeout", "log_level"};
+constexpr std::string_view kLogLevels[] = {"error", "warning", "notice", "info", "debug"};
+
+const KeySpec kCommonKeys[] = {
+    {"type", "string", "(required)", "the listener kind: tcp, udp, unix"},
+    {"format", "string", "raw", "how bytes become messages: raw, lines, length-prefixed, jsonl"},
+    {"max_message", "size", "64KiB", "the largest message a framing format accepts; larger input closes that client"},
+};
+
+bool validName(const std::string &name)
+{
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+    });
+}
+
+std::vector<std::string_view> keyNames(std::span<const KeySpec> a, std::span<const KeySpec> b)
+{
+    std::vector<std::string_view> names;
+    for (const auto &k : a) names.push_back(k.name);
+    for (const auto &k : b) names.push_back(k.name);
+    return names;
+}
+
+class ConfigParser {
+public:
+    ConfigParser(Config &config, ConfigErrors &errors) : config_(config), errors_(errors) {}
+
+    void parse(const YAML::Node &root)
+    {
+        if (!root.IsMap()) {
+            errors_.add(root, "the config must be a map with 'listeners' and 'routes'");
+            return;
+        }
+        OptionReader top(root, errors_, "the top level");
+        top.reportUnknownKeys(kTopKeys);
+        parseListeners(top);
+        parseRoutes(top);
+        parseDaemon(top);
+    }
+
+private:
+    void parseListeners(OptionReader &top)
+    {
+        YAML::Node listeners = top.node("listeners");
+        if (!listeners.IsDefined()) {
+            errors_.add(top.map(), "missing 'listeners': the config needs at least one listener");
+            return;
+        }
+        if (!listeners.IsMap()) {
+            errors_.add(listeners, "'listeners' must be a map of listener names to their settings");
+            return;
+        }
+        for (auto it = listeners.begin(); it != listeners.end(); ++it) parseListener(it->first, it->second);
+    }
+
+    void parseListener(const YAML::Node &key, const YAML::Node &body)
+    {
+        const std::string name = key.Scalar();
+        if (!validName(name)) {
+            errors_.add(key, fmt::format("listener name '{}' may use only letters, digits, '_', '-' and '.'", name));
+            return;
+        }
+        if (auto seen = names_.find(name); seen != names_.end()) {
+            errors_.add(key, fmt::format("duplicate listener name '{}' (first defined at line {})", name,
+                                         seen->second.line + 1));
+            return;
+        }
+        names_.emplace(name, key.Mark());
+        if (!body.IsMap()) {
+            errors_.add(body.IsDefined() && !body.IsNull() ? body : key,
+                        fmt::format("listener '{}' must be a map of settings with a 'type'", name));
+            return;
+        }
+        OptionReader reader(body, errors_, fmt::format("listener '{}'", name));
+        auto type = reader.string("type");
+        if (!type) {
+            if (!reader.has("type")) errors_.add(key, fmt::format("listener '{}' has no 'type'", name));
+            return;
+        }
+        const ListenerKind *kind = findListenerKind(*type);
+        if (!kind) {
+            std::vector<std::string_view> kinds;
+            for (const auto &k : listenerKinds()) kinds.push_back(k.name);
+            std::string hint = didYouMean(*type, kinds);
+            reader.error("type", fmt::format("unknown listener type '{}'{}", *type,
+                                             hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+            return;
+        }
+        const FormatKind *format = parseFormat(reader);
+        FormatOptions formatOptions;
+        if (auto max = reader.size("max_message")) {
+            if (*max == 0 || *max > (1u << 30))
+                reader.error("max_message", "'max_message' must be between 1 byte and 1GiB");
+            else
+                formatOptions.maxMessage = *max;
+        }
+        size_t errorsBefore = errors_.list().size();
+        std::unique_ptr<ListenerSpec> spec = kind->parse(reader);
+        reader.reportUnknownKeys(keyNames(kCommonKeys, kind->keys));
+        if (!spec || !format || errors_.list().size() != errorsBefore) return;
+        spec->name = name;
+        spec->kind = std::string(kind->name);
+        spec->mark = key.Mark();
+        spec->canonical = YAML::Dump(body);
+        spec->format = format;
+        spec->formatOptions = formatOptions;
+        config_.listeners.push_back(std::move(spec));
+    }
+
+    const FormatKind *parseFormat(OptionReader &reader)
+    {
+        auto name = reader.string("format");
+        if (!name) return reader.has("format") ? nullptr : findFormat("raw");
+        if (const FormatKind *format = findFormat(*name)) return format;
+        std::vector<std::string_view> names;
+        for (const auto &f : formatKinds()) names.push_back(f.name);
+        std::string hint = didYouMean(*name, names);
+        reader.error("format", fmt::format("unknown format '{}'{}", *name,
+                                           hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+        return nullptr;
+    }
+
+    // "a" or ["a", "b"] → names, each checked against the listeners.
+    std::vector<std::string> listenerNames(OptionReader &reader, std::string_view key)
+    {
+        std::vector<std::string> names;
+        YAML::Node value = reader.node(key);
+        std::vector<YAML::Node> items;
+        if (value.IsScalar()) {
+            items.push_back(value);
+        } else if (value.IsSequence() && value.size() > 0) {
+            for (const auto &item : value) items.push_back(item);
+        } else {
+            reader.error(key, fmt::format("'{}' must be a listener name or a list of them", key));
+            return names;
+        }
+        for (const auto &item : items) {
+            if (!item.IsScalar()) {
+                errors_.add(item, fmt::format("'{}' must list listener names", key));
+                continue;
+            }
+            const std::string &name = item.Scalar();
+            if (!names_.count(name)) {
+                std::vector<std::string_view> known;
+                for (const auto &[n, mark] : names_) known.push_back(n);
+                std::string hint = didYouMean(name, known);
+                errors_.add(item, fmt::format("route names unknown listener '{}'{}", name,
+                                              hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+                continue;
+            }
+            names.push_back(name);
+        }
+        return names;
+    }
+
+    void parseRoutes(OptionReader &top)
+    {
+        YAML::Node routes = top.node("routes");
+        if (!routes.IsDefined() || routes.IsNull()) return;
+        if (!routes.IsSequence()) {
+            errors_.add(routes, "'routes' must be a list of routes");
+            return;
+        }
+        for (const auto &route : routes) parseRoute(route);
+    }
+
+    void parseRoute(const YAML::Node &node)
+    {
+        if (!node.IsMap()) {
+            errors_.add(node, "a route must be a map with 'from' and 'to' or 'log'");
+            return;
+        }
+        OptionReader reader(node, errors_, "route");
+        reader.reportUnknownKeys(kRouteKeys);
+        if (!reader.has("from")) {
+            errors_.add(node, "route has no 'from'");
+            return;
+        }
+        size_t errorsBefore = errors_.list().size();
+        std::vector<std::string> from = listenerNames(reader, "from");
+        bool hasTo = reader.has("to"), hasLog = reader.has("log");
+        if (hasTo && hasLog) reader.error("log", "a route has either 'to' or 'log', not both");
+        if (!hasTo && !hasLog) errors_.add(node, "route has neither 'to' nor 'log'");
+        std::vector<std::string> to = hasTo ? listenerNames(reader, "to") : std::vector<std::string>{};
+        bool bidirectional = reader.boolean("bidirectional").value_or(false);
+        bool perConnection = reader.boolean("per_connection").value_or(false);
+        QueueLimits queue = parseQueue(reader);
+        std::optional<LogSpec> log = hasLog ? parseLog(reader) : std::nullopt;
+        auto name = reader.string("name");
+        if (errors_.list().size() != errorsBefore) return;
+
+        std::vector<RouteSpec> edges;
+        if (hasLog) {
+            if (bidirectional) reader.error("bidirectional", "a log route cannot be bidirectional");
+            if (perConnection) reader.error("per_connection", "a log route cannot be per_connection");
+            for (const auto &source : from) edges.push_back(edge(node.Mark(), source, "", log, false, queue));
+            addEdges(std::move(edges), name);
+            return;
+        }
+        if (perConnection && !checkPerConnection(reader, from, to)) return;
+        for (const auto &source : from) {
+            for (const auto &target : to) {
+                if (source == target) {
+                    reader.error("to", fmt::format("route from '{}' to itself", source));
+                    continue;
+                }
+                edges.push_back(edge(node.Mark(), source, target, std::nullopt, perConnection, queue));
+                if (bidirectional || perConnection)
+                    edges.push_back(edge(node.Mark(), target, source, std::nullopt, perConnection, queue));
+            }
+        }
+        addEdges(std::move(edges), name);
+    }
+
+    bool checkPerConnection(OptionReader &reader, const std::vector<std::string> &from,
+                            const std::vector<std::string> &to)
+    {
+        if (from.size() != 1 || to.size() != 1) {
+            reader.error("per_connection", "a per_connection route joins exactly one 'from' and one 'to'");
+            return false;
+        }
+        if (reader.has("bidirectional") && !reader.node("bidirectional").as<std::string>().starts_with('t')) {
+            reader.error("bidirectional", "a per_connection route is always bidirectional");
+            return false;
+        }
+        perConnectionPairs_.push_back({reader.map().Mark(), from[0], to[0]});
+        return true;
+    }
+
+    QueueLimits parseQueue(OptionReader &route)
+    {
+        QueueLimits limits;
+        YAML::Node node = route.node("queue");
+        if (!node.IsDefined()) return limits;
+        if (!node.IsMap()) {
+            route.error("queue", "'queue' must be a map: {max_messages, max_bytes, overflow}");
+            return limits;
+        }
+        OptionReader reader(node, errors_, "queue");
+        reader.reportUnknownKeys(kQueueKeys);
+        if (auto n = reader.integer("max_messages", 1, 100'000'000)) limits.maxMessages = size_t(*n);
+        if (auto bytes = reader.size("max_bytes")) {
+            if (*bytes == 0)
+                reader.error("max_bytes", "'max_bytes' must be at least 1 byte");
+            else
+                limits.maxBytes = *bytes;
+        }
+        if (auto policy = reader.choice("overflow", kOverflowChoices)) {
+            if (*policy == "drop-oldest") limits.overflow = OverflowPolicy::DropOldest;
+            if (*policy == "block") limits.overflow = OverflowPolicy::Block;
+        }
+        return limits;
+    }
+
+    std::optional<LogSpec> parseLog(OptionReader &route)
+    {
+        YAML::Node node = route.node("log");
+        if (!node.IsMap()) {
+            route.error("log", "'log' must be a map: {path, format, rotate}");
+            return std::nullopt;
+        }
+        OptionReader reader(node, errors_, "log");
+        reader.reportUnknownKeys(kLogKeys);
+        LogSpec spec;
+        auto path = reader.string("path");
+        if (!path) {
+            if (!reader.has("path")) errors_.add(node, "log has no 'path'");
+            return std::nullopt;
+        }
+        spec.path = *path;
+        if (auto format = reader.choice("format", kLogFormats))
+            spec.format = *format == "hex" ? LogFormat::Hex : *format == "raw" ? LogFormat::Raw : LogFormat::Jsonl;
+        if (YAML::Node rotate = reader.node("rotate"); rotate.IsDefined()) {
+            if (!rotate.IsMap()) {
+                reader.error("rotate", "'rotate' must be a map: {size, keep}");
+            } else {
+                OptionReader rotation(rotate, errors_, "rotate");
+                rotation.reportUnknownKeys(kRotateKeys);
+                if (auto size = rotation.size("size")) {
+                    if (*size < 4096)
+                        rotation.error("size", "'size' must be at least 4KiB");
+                    else
+                        spec.rotateSize = *size;
+                }
+                if (auto keep = rotation.integer("keep", 1, 1000)) spec.keep = unsigned(*keep);
+                if (!rotation.has("size")) errors_.add(rotate, "'rotate' needs a 'size'");
+            }
+        }
+        if (auto seen = logs_.find(spec.path); seen != logs_.end()) {
+            const LogSpec &other = seen->second;
+            if (other.format != spec.format || other.rotateSize != spec.rotateSize || other.keep != spec.keep)
+                reader.error("path", fmt::format("log '{}' is already used by another route with other settings",
+                                                 spec.path));
+        } else {
+            logs_.emplace(spec.path, spec);
+        }
+        return spec;
+    }
+
+    RouteSpec edge(const YAML::Mark &mark, const std::string &from, const std::string &to,
+                   const std::optional<LogSpec> &log, bool perConnection, const QueueLimits &queue)
+    {
+        RouteSpec spec;
+        spec.mark = mark;
+        spec.from = from;
+        spec.to = to;
+        spec.log = log;
+        spec.perConnection = perConnection;
+        spec.queue = queue;
+        spec.name = log ? fmt::format("{}->log:{}", from, log->path) : fmt::format("{}->{}", from, to);
+        return spec;
+    }
+
+    // A named route keeps its name when it makes one edge; its edges are told apart otherwise.
+    void addEdges(std::vector<RouteSpec> edges, const std::optional<std::string> &name)
+    {
+        for (auto &spec : edges) {
+            if (name) spec.name = edges.size() == 1 ? *name : fmt::format("{} ({})", *name, spec.name);
+            config_.routes.push_back(std::move(spec));
+        }
+    }
+
+    void parseDaemon(OptionReader &top)
+    {
+        YAML::Node node = top.node("daemon");
+        if (!node.IsDefined()) return;
+        if (!node.IsMap()) {
+            top.error("daemon", "'daemon' must be a map");
+            return;
+        }
+        OptionReader reader(node, errors_, "daemon");
+        reader.reportUnknownKeys(kDaemonKeys);
+        if (auto timeout = reader.duration("shutdown_timeout")) config_.daemon.shutdownTimeout = *timeout;
+        if (auto level = reader.choice("log_level", kLogLevels)) config_.daemon.logLevel = *level;
+    }
+
+public:
+    // Checks that need every listener parsed: transports and per_connection roles.
+    void checkRoutes()
+    {
+        for (const auto &route : config_.routes) {
+            if (route.log || route.perConnection) continue;
+            const ListenerSpec *from = config_.findListener(route.from);
+            const ListenerSpec *to = config_.findListener(route.to);
+            if (!from || !to) continue;  // the listener itself had errors, already reported
+            if (from->transport() == Transport::Stream && !from->format->framesStream &&
+                to->transport() != Transport::Stream)
+                errors_.add(route.mark,
+                            fmt::format("route from stream listener '{}' to datagram listener '{}' needs a framing "
+                                        "format on '{}' (lines, length-prefixed or jsonl): format '{}' has no "
+                                        "message boundaries",
+                                        from->name, to->name, from->name, from->format->name));
+        }
+        for (const auto &pair : perConnectionPairs_) checkPerConnectionPair(pair);
+    }
+
+private:
+    struct PerConnectionPair {
+        YAML::Mark mark;
+        std::string from, to;
+    };
+
+    void checkPerConnectionPair(const PerConnectionPair &pair)
+    {
+        const ListenerSpec *from = config_.findListener(pair.from);
+        auto *to = const_cast<ListenerSpec *>(config_.findListener(pair.to));
+        if (!from || !to) return;
+        if (from->role() != StreamRole::Accepting)
+            errors_.add(pair.mark, fmt::format("per_connection needs 'from' to be a listening stream listener; "
+                                               "'{}' is not", from->name));
+        if (to->role() != StreamRole::Connecting)
+            errors_.add(pair.mark, fmt::format("per_connection needs 'to' to be a connecting stream listener; "
+                                               "'{}' is not", to->name));
+        for (const auto &route : config_.routes) {
+            if (route.perConnection || (route.from != to->name && route.to != to->name)) continue;
+            errors_.add(route.mark, fmt::format("listener '{}' opens one connection per client of '{}' "
+                                                "(per_connection) and cannot be in other routes",
+                                                to->name, from->name));
+            break;
+        }
+        to->onDemand = true;
+    }
+
+    Config &config_;
+    ConfigErrors &errors_;
+    std::map<std::string, YAML::Mark> names_;
+    std::map<std::string, LogSpec> logs_;
+    std::vector<PerConnectionPair> perConnectionPairs_;
+};
+
+}  // namespace
+
+std::span<const KeySpec> commonListenerKeys() { return kCommonKeys; }
+
+const ListenerSpec *Config::findListener(std::string_view name) const
+{
+    for (const auto &spec : listeners)
+        if (spec->name == name) return spec.get();
+    return nullptr;
+}
+
+Config parseConfig(const std::string &text, const std::string &file)
+{
+    ConfigErrors errors(file);
+    YAML::Node root;
+    try {
+        root = YAML::Load(text);
+    } catch (const YAML::Exception &e) {
+        errors.add(e.mark, fmt::format("invalid YAML: {}", e.msg));
+        throw ConfigException(errors.list());
+    }
+    Config config;
+    config.file = file;
+    ConfigParser parser(config, errors);
+    parser.parse(root);
+    if (errors.empty()) parser.checkRoutes();
+    if (!errors.empty()) throw ConfigException(errors.list());
+    return config;
+}
+
+Config loadConfig(const std::string &path)
+{
+    std::ifstream in(path);
+    if (!in) {
+        int err = errno;
+        throw ConfigException({{path, 1, 1, fmt::format("cannot read the config: {}", std::strerror(err))}});
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    return parseConfig(text.str(), path);
+}
+
+}  // namespace sockbridge

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+// The validated configuration: listener specs, routes and daemon settings.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "config/yaml_source.h"
+#include "core/route_queue.h"
+#include "formats/format.h"
+
+namespace sockbridge {
+
+class EventLoop;
+class Listener;
+
+// How a listener's socket carries messages: a byte stream needs a framing format before its
+// messages can go to a datagram listener.
+enum class Transport { Stream, Datagram, SeqPacket };
+// Whether a stream listener accepts clients or connects out (per_connection routes need both).
+enum class StreamRole { None, Accepting, Connecting };
+
+// A listener as parsed and checked, able to open the real thing. Kinds subclass it.
+class ListenerSpec {
+public:
+    virtual ~ListenerSpec() = default;
+
+    std::string name;
+    std::string kind;
+    YAML::Mark mark;
+    std::string canonical;  // the listener's YAML re-emitted, to tell changed from unchanged on reload
+    const FormatKind *format = nullptr;
+    FormatOptions formatOptions;
+    bool onDemand = false;  // a connecting listener that only opens connections for per_connection routes
+
+    virtual Transport transport() const = 0;
+    virtual StreamRole role() const { return StreamRole::None; }
+    virtual std::unique_ptr<Listener> create(EventLoop &loop) const = 0;
+};
+
+// One row of the listener registry (listeners/registry.cpp).
+struct ListenerKind {
+    std::string_view name;
+    std::string_view summary;
+    std::span<const KeySpec> keys;
+    // Reads the kind's own keys; the common ones (type, format, max_message) are read already.
+    std::unique_ptr<ListenerSpec> (*parse)(OptionReader &reader);
+};
+
+std::span<const ListenerKind> listenerKinds();
+const ListenerKind *findListenerKind(std::string_view name);
+// Keys every listener accepts, whatever its kind.
+std::span<const KeySpec> commonListenerKeys();
+
+enum class LogFormat { Jsonl, Hex, Raw };
+
+struct LogSpec {
+    std::string path;
+    LogFormat format = LogFormat::Jsonl;
+    uint64_t rotateSize = 0;  // 0: never rotate
+    unsigned keep = 5;
+};
+
+// One route edge after expansion of lists and `bidirectional`: source → target.
+struct RouteSpec {
+    YAML::Mark mark;
+    std::string name;  // "a->b" or "a->log:/path"
+    std::string from;
+    std::string to;    // empty for a log route
+    std::optional<LogSpec> log;
+    bool perConnection = false;
+    QueueLimits queue;
+};
+
+struct DaemonSpec {
+    std::chrono::nanoseconds shutdownTimeout = std::chrono::seconds(5);
+    std::string logLevel = "info";
+};
+
+struct Config {
+    std::string file;
+    std::vector<std::unique_ptr<ListenerSpec>> listeners;
+    std::vector<RouteSpec> routes;
+    DaemonSpec daemon;
+
+    const ListenerSpec *findListener(std::string_view name) const;
+};
+
+// Parses and validates; throws ConfigException with every error, or a single positioned error
+// when the file cannot be read or is not YAML.
+Config loadConfig(const std::string &path);
+Config parseConfig(const std::string &text, const std::string &file);
+
+}  // namespace sockbridge

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+// Counters kept by the core for every listener and route.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace sockbridge {
+
+struct Counters {
+    uint64_t messagesIn = 0;
+    uint64_t bytesIn = 0;
+    uint64_t messagesOut = 0;
+    uint64_t bytesOut = 0;
+    uint64_t drops = 0;
+    uint64_t errors = 0;
+    uint64_t connects = 0;
+    uint64_t reconnects = 0;
+
+    void countIn(uint64_t bytes)
+    {
+        ++messagesIn;
+        bytesIn += bytes;
+    }
+    void countOut(uint64_t bytes)
+    {
+        ++messagesOut;
+        bytesOut += bytes;
+    }
+    // {"messages_in":1,...} for stats output.
+    std::string toJson() const;
+};
+
+}  // namespace sockbridge

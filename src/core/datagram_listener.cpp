@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: MIT
+// DatagramListener: one datagram in is decoded on its own; messages out are sent in batches.
+#include "core/datagram_listener.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+
+namespace sockbridge {
+
+namespace {
+constexpr size_t kBatch = 32;
+constexpr size_t kDatagramMax = 65536;
+}  // namespace
+
+DatagramListener::DatagramListener(std::string name, EventLoop &loop, const FormatKind &format,
+                                   const FormatOptions &options, DatagramSocketOps ops)
+    : Listener(std::move(name), loop), decoder_(format.makeDecoder(options)), encoder_(format.makeEncoder(options)),
+      ops_(std::move(ops))
+{
+}
+
+DatagramListener::~DatagramListener() = default;
+
+void DatagramListener::start()
+{
+    fd_ = ops_.open();
+    watch_ = loop().watchIo(fd_.get(), kReadable, [this](uint32_t events) {
+        if (events & (kReadable | kError)) receive();
+        if (events & kWritable) sendPending();
+    });
+    logf(LogLevel::Info, "Listener '{}' on {}", name(), ops_.localName);
+}
+
+std::string DatagramListener::describe() const
+{
+    if (ops_.peer) return fmt::format("{} → {}", ops_.localName, ops_.peer->toString());
+    return fmt::format("{}{}", ops_.localName,
+                       lastSender_ ? fmt::format(", replying to {}", lastSender_->toString()) : "");
+}
+
+const SocketAddress *DatagramListener::destination() const
+{
+    if (ops_.peer) return &*ops_.peer;
+    if (ops_.replyToLastSender && lastSender_) return &*lastSender_;
+    return nullptr;
+}
+
+void DatagramListener::receive()
+{
+    if (receiveBuffers_.empty()) receiveBuffers_.resize(kBatch * kDatagramMax);
+    mmsghdr headers[kBatch];
+    iovec iovs[kBatch];
+    sockaddr_storage addresses[kBatch];
+    std::vector<Payload> payloads;
+    for (int round = 0; round < 8 && reading_ && !stopped_; ++round) {
+        if (!mayRead()) {
+            reading_ = false;
+            updateEvents();
+            return;
+        }
+        for (size_t i = 0; i < kBatch; ++i) {
+            iovs[i] = {receiveBuffers_.data() + i * kDatagramMax, kDatagramMax};
+            headers[i] = {};
+            headers[i].msg_hdr.msg_name = &addresses[i];
+            headers[i].msg_hdr.msg_namelen = sizeof(addresses[i]);
+            headers[i].msg_hdr.msg_iov = &iovs[i];
+            headers[i].msg_hdr.msg_iovlen = 1;
+        }
+        int n = ::recvmmsg(fd_.get(), headers, kBatch, MSG_DONTWAIT, nullptr);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                // ECONNREFUSED and the like: an ICMP error for an earlier send.
+                logf(LogLevel::Debug, "Listener '{}': receive error: {}", name(), std::strerror(errno));
+                ++counters().errors;
+                continue;
+            }
+            return;
+        }
+        int64_t now = realtimeNowNs();
+        for (int i = 0; i < n; ++i) {
+            const msghdr &header = headers[i].msg_hdr;
+            SocketAddress from;
+            std::memcpy(&from.storage, &addresses[i], header.msg_namelen);
+            from.length = header.msg_namelen;
+            if (header.msg_flags & MSG_TRUNC) {
+                logf(LogLevel::Warning, "Listener '{}': dropping a truncated datagram from {}", name(),
+                     from.toString());
+                ++counters().errors;
+                continue;
+            }
+            if (from.length > sizeof(sa_family_t)) lastSender_ = from;
+            payloads.clear();
+            bool ok = decoder_->feed({reinterpret_cast<const uint8_t *>(iovs[i].iov_base), headers[i].msg_len},
+                                     payloads) &&
+                      decoder_->finish(payloads);
+            if (!ok) {
+                logf(LogLevel::Warning, "Listener '{}': dropping a datagram from {}: {}", name(), from.toString(),
+                     decoder_->error());
+                ++counters().errors;
+                decoder_ = nullptr;  // a failed decoder is not fed again
+            }
+            std::string peer = from.toString();
+            for (auto &payload : payloads) {
+                Message message;
+                message.kind = MessageKind::Datagram;
+                message.data = std::move(payload);
+                message.timestampNs = now;
+                message.peer = peer;
+                emit(std::move(message));
+            }
+            if (!decoder_) decoder_ = findFormat("raw")->makeDecoder({});
+        }
+        if (size_t(n) < kBatch) return;
+    }
+}
+
+void DatagramListener::drain()
+{
+    // Keep a bounded number encoded; the rest waits in the route queues.
+    while (pending_.size() < kBatch) {
+        MessagePtr message = nextInput();
+        if (!message) break;
+        const SocketAddress *to = destination();
+        if (!to) {
+            if (!warnedNoPeer_)
+                logf(LogLevel::Warning, "Listener '{}': dropping messages: no peer has sent a datagram yet", name());
+            warnedNoPeer_ = true;
+            ++counters().drops;
+            continue;
+        }
+        Outgoing out{{}, *to};
+        encoder_->encode(*message, out.bytes);
+        pending_.push_back(std::move(out));
+        counters().countOut(message->size());
+    }
+    sendPending();
+}
+
+void DatagramListener::sendPending()
+{
+    while (!pending_.empty()) {
+        mmsghdr headers[kBatch];
+        iovec iovs[kBatch];
+        size_t count = std::min(pending_.size(), kBatch);
+        for (size_t i = 0; i < count; ++i) {
+            Outgoing &out = pending_[i];
+            iovs[i] = {out.bytes.data(), out.bytes.size()};
+            headers[i] = {};
+            headers[i].msg_hdr.msg_iov = &iovs[i];
+            headers[i].msg_hdr.msg_iovlen = 1;
+            headers[i].msg_hdr.msg_name = const_cast<sockaddr *>(out.to.get());
+            headers[i].msg_hdr.msg_namelen = out.to.length;
+        }
+        int n = ::sendmmsg(fd_.get(), headers, unsigned(count), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR) break;
+            // This datagram cannot go (refused, too big, unreachable): count it and go on.
+            logf(LogLevel::Debug, "Listener '{}': failed to send to {}: {}", name(), pending_.front().to.toString(),
+                 std::strerror(errno));
+            ++counters().errors;
+            pending_.pop_front();
+            continue;
+        }
+        pending_.erase(pending_.begin(), pending_.begin() + n);
+        if (pending_.empty() && hasInput()) drain();  // refill: more is queued
+    }
+    updateEvents();
+}
+
+void DatagramListener::updateEvents()
+{
+    if (!watch_) return;
+    uint32_t events = 0;
+    if (reading_ && !stopped_) events |= kReadable;
+    if (!pending_.empty()) events |= kWritable;
+    watch_->setEvents(events);
+}
+
+void DatagramListener::stopReading()
+{
+    stopped_ = true;
+    updateEvents();
+}
+
+void DatagramListener::resumeReading()
+{
+    reading_ = true;
+    updateEvents();
+}
+
+}  // namespace sockbridge

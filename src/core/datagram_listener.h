@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+// DatagramListener: the shared body of udp and unix dgram listeners (batched recvmmsg/sendmmsg).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/listener.h"
+#include "core/net_address.h"
+#include "core/unique_fd.h"
+#include "formats/format.h"
+
+namespace sockbridge {
+
+struct DatagramSocketOps {
+    // Opened, bound and configured, non-blocking; throws StartupError.
+    std::function<UniqueFd()> open;
+    // Where messages go: a fixed peer, else the last sender (when replyToLastSender).
+    std::optional<SocketAddress> peer;
+    bool replyToLastSender = true;
+    std::string localName;  // for logs and status
+};
+
+class DatagramListener : public Listener {
+public:
+    DatagramListener(std::string name, EventLoop &loop, const FormatKind &format, const FormatOptions &options,
+                     DatagramSocketOps ops);
+    ~DatagramListener() override;
+
+    void start() override;
+    void stopReading() override;
+    void resumeReading() override;
+    std::string describe() const override;
+
+protected:
+    void drain() override;
+    bool flushed() const override { return pending_.empty(); }
+    int fd() const { return fd_.get(); }
+
+private:
+    void receive();
+    void sendPending();
+    void updateEvents();
+    const SocketAddress *destination() const;
+
+    std::unique_ptr<Decoder> decoder_;
+    std::unique_ptr<Encoder> encoder_;
+    DatagramSocketOps ops_;
+    UniqueFd fd_;
+    std::unique_ptr<IoWatch> watch_;
+    std::vector<uint8_t> receiveBuffers_;
+    std::optional<SocketAddress> lastSender_;
+    struct Outgoing {
+        std::vector<uint8_t> bytes;
+        SocketAddress to;
+    };
+    std::deque<Outgoing> pending_;
+    bool reading_ = true;
+    bool stopped_ = false;
+    bool warnedNoPeer_ = false;
+};
+
+}  // namespace sockbridge

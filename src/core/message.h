@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+// Message: the unit that routes move between listeners, logs and formats.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sockbridge {
+
+enum class MessageKind : uint8_t {
+    Bytes,     // a piece of a byte stream (a frame when a stream format framed it)
+    Datagram,  // one datagram
+    CanFrame,  // one CAN or CAN FD frame
+    Packet,    // one captured link-layer or IP packet
+};
+
+const char *messageKindName(MessageKind kind);
+
+struct Message {
+    MessageKind kind = MessageKind::Bytes;
+    std::vector<uint8_t> data;
+    int64_t timestampNs = 0;    // CLOCK_REALTIME, nanoseconds since the epoch
+    std::string source;         // name of the listener it came from
+    std::string peer;           // "127.0.0.1:5000", "[::1]:5000", "@name", "/path", or ""
+    uint64_t connectionId = 0;  // the stream connection it came from, 0 when none
+
+    size_t size() const { return data.size(); }
+};
+
+// Messages are immutable once emitted, so fan-out shares one copy.
+using MessagePtr = std::shared_ptr<const Message>;
+
+int64_t realtimeNowNs();
+// "2026-11-22T02:42:46.123456789Z": UTC, nanoseconds, as logs and jsonl write it.
+std::string formatTimestamp(int64_t realtimeNs);
+
+}  // namespace sockbridge

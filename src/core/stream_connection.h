@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+// StreamConnection: one connected stream or seqpacket socket with its decoder and write buffer.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/event_loop.h"
+#include "core/message.h"
+#include "core/unique_fd.h"
+#include "formats/format.h"
+
+namespace sockbridge {
+
+class StreamConnection {
+public:
+    struct Handlers {
+        // Whole messages decoded from what the peer sent.
+        std::function<void(StreamConnection &, std::vector<Payload> &)> onMessages;
+        // The peer shut down its sending side (EOF). The connection stays open for writing.
+        std::function<void(StreamConnection &)> onEndOfInput;
+        // Closed (error, reset, or both directions done); `reason` is empty for an orderly close.
+        std::function<void(StreamConnection &, const std::string &reason)> onClosed;
+        // An outgoing connection completed.
+        std::function<void(StreamConnection &)> onConnected;
+        // The write buffer drained below the low-water mark after being full.
+        std::function<void(StreamConnection &)> onWritable;
+        // Asked before each read: false pauses reading until resumeReading().
+        std::function<bool()> mayRead;
+    };
+
+    static constexpr size_t kHighWater = 256 * 1024;
+
+    // `connecting`: the fd has a non-blocking connect() in progress.
+    StreamConnection(EventLoop &loop, UniqueFd fd, std::string peer, uint64_t id, const FormatKind &format,
+                     const FormatOptions &options, bool messageMode, bool connecting, Handlers handlers);
+    ~StreamConnection();
+    StreamConnection(const StreamConnection &) = delete;
+    StreamConnection &operator=(const StreamConnection &) = delete;
+
+    uint64_t id() const { return id_; }
+    const std::string &peer() const { return peer_; }
+    int fd() const { return fd_.get(); }
+    bool connected() const { return !connecting_ && !closed_; }
+    bool closed() const { return closed_; }
+
+    // Encodes and buffers one message (call flush() after a batch). Returns the encoded size.
+    size_t send(const Message &message);
+    // Writes what the socket takes now; the rest goes when it is writable.
+    void flush() { writeSome(); }
+    // Too much is buffered: the caller stops sending until onWritable.
+    bool full() const { return buffered() >= kHighWater; }
+    size_t buffered() const;
+    // Send FIN once everything buffered is written (a half-close passed on).
+    void shutdownWriteWhenDrained();
+    // Close once everything buffered is written.
+    void closeWhenDrained();
+    // Close now; onClosed runs with `reason`.
+    void close(const std::string &reason);
+    void pauseReading();
+    void resumeReading();
+    void stopReading();  // for good: shutdown
+
+private:
+    void handleEvents(uint32_t events);
+    void finishConnect();
+    void readSome();
+    void writeSome();
+    void updateEvents();
+    void endOfInput();
+
+    EventLoop &loop_;
+    UniqueFd fd_;
+    std::unique_ptr<IoWatch> watch_;
+    std::string peer_;
+    uint64_t id_;
+    std::unique_ptr<Decoder> decoder_;
+    std::unique_ptr<Encoder> encoder_;
+    bool messageMode_;
+    bool connecting_;
+    Handlers handlers_;
+
+    std::vector<uint8_t> out_;         // stream mode: bytes not yet written, from outOffset_
+    size_t outOffset_ = 0;
+    std::deque<std::vector<uint8_t>> outMessages_;  // message mode: one send() each
+    size_t outMessageBytes_ = 0;
+    bool wasFull_ = false;
+    bool readPaused_ = false;
+    bool readStopped_ = false;
+    bool inputEnded_ = false;
+    bool shutdownPending_ = false;
+    bool writeShut_ = false;
+    bool closePending_ = false;
+    bool closed_ = false;
+};
+
+}  // namespace sockbridge

@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: MIT
+// StreamListener: accepting clients or connecting out with backoff, broadcast, per_connection pairs.
+#include "core/stream_listener.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+
+namespace sockbridge {
+
+StreamListener::StreamListener(std::string name, EventLoop &loop, const FormatKind &format,
+                               const FormatOptions &options, StreamSocketOps ops, MessageKind kind)
+    : Listener(std::move(name), loop), format_(format), options_(options), ops_(std::move(ops)), kind_(kind),
+      reap_(loop.makeDeferred([this] { closing_.clear(); })),
+      reconnectTimer_(loop.makeTimer([this] { connectNow(); })), nextDelay_(ops_.backoff.initial)
+{
+}
+
+StreamListener::~StreamListener() = default;
+
+void StreamListener::start()
+{
+    if (ops_.connecting) {
+        if (!ops_.onDemand) connectNow();
+        return;
+    }
+    listenFd_ = ops_.openListening();
+    listenWatch_ = loop().watchIo(listenFd_.get(), kReadable, [this](uint32_t) { acceptClients(); });
+    logf(LogLevel::Info, "Listener '{}' listening on {}", name(), ops_.localName);
+}
+
+std::string StreamListener::describe() const
+{
+    if (ops_.connecting) {
+        if (ops_.onDemand) return fmt::format("connects to {} per client, {} open", ops_.localName, connections_.size());
+        return fmt::format("{} {}", outgoing_ && outgoing_->connected() ? "connected to" : "connecting to",
+                           ops_.localName);
+    }
+    return fmt::format("listening on {}, {} clients", ops_.localName, connections_.size());
+}
+
+StreamConnection &StreamListener::adopt(UniqueFd fd, std::string peer, bool connecting,
+                                        StreamConnection::Handlers handlers)
+{
+    if (!connecting) ops_.configure(fd.get());
+    uint64_t id = nextId_++;
+    auto connection = std::make_unique<StreamConnection>(loop(), std::move(fd), std::move(peer), id, format_,
+                                                         options_, ops_.messageMode, connecting, std::move(handlers));
+    StreamConnection &ref = *connection;
+    connections_.emplace(id, std::move(connection));
+    return ref;
+}
+
+// Handlers may run inside the connection's own member functions: free it on the next iteration.
+void StreamListener::forget(StreamConnection &connection)
+{
+    auto it = connections_.find(connection.id());
+    if (it == connections_.end()) return;
+    closing_.push_back(std::move(it->second));
+    connections_.erase(it);
+    reap_->schedule();
+    notifyInput();  // a full client may have been what held the queue back
+}
+
+void StreamListener::acceptClients()
+{
+    while (!stopped_) {
+        sockaddr_storage address{};
+        socklen_t length = sizeof(address);
+        UniqueFd fd(::accept4(listenFd_.get(), reinterpret_cast<sockaddr *>(&address), &length,
+                              SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!fd) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+                logf(LogLevel::Warning, "Listener '{}': failed to accept a client: {}", name(), std::strerror(errno));
+                ++counters().errors;
+            }
+            return;
+        }
+        std::string peer = ops_.peerName(address, length);
+        if (connections_.size() >= ops_.maxClients) {
+            logf(LogLevel::Warning, "Listener '{}': refusing client {}: the limit of {} clients is reached", name(),
+                 peer, ops_.maxClients);
+            ++counters().errors;
+            continue;
+        }
+        ++counters().connects;
+        logf(LogLevel::Info, "Listener '{}': client {} connected", name(), peer);
+        if (pairTarget_) {
+            acceptPaired(std::move(fd), std::move(peer));
+            continue;
+        }
+        StreamConnection &client = adopt(std::move(fd), std::move(peer), false, routedHandlers());
+        if (!reading_) client.pauseReading();
+        if (stopped_) client.stopReading();
+    }
+}
+
+StreamConnection::Handlers StreamListener::routedHandlers()
+{
+    StreamConnection::Handlers handlers;
+    handlers.onMessages = [this](StreamConnection &connection, std::vector<Payload> &payloads) {
+        for (auto &payload : payloads) {
+            Message message;
+            message.kind = kind_;
+            message.data = std::move(payload);
+            message.timestampNs = realtimeNowNs();
+            message.peer = connection.peer();
+            message.connectionId = connection.id();
+            emit(std::move(message));
+        }
+    };
+    handlers.mayRead = [this] {
+        if (!mayRead()) reading_ = false;
+        return reading_;
+    };
+    handlers.onEndOfInput = [](StreamConnection &connection) { connection.closeWhenDrained(); };
+    handlers.onClosed = [this](StreamConnection &connection, const std::string &reason) {
+        if (reason.empty()) {
+            logf(LogLevel::Info, "Listener '{}': {} closed", name(), connection.peer());
+        } else {
+            logf(LogLevel::Warning, "Listener '{}': closing {}: {}", name(), connection.peer(), reason);
+            ++counters().errors;
+        }
+        bool wasOutgoing = &connection == outgoing_;
+        forget(connection);
+        if (wasOutgoing) {
+            outgoing_ = nullptr;
+            scheduleReconnect(reason.empty() ? "the peer closed the connection" : reason);
+        }
+    };
+    handlers.onConnected = [this](StreamConnection &connection) {
+        logf(LogLevel::Info, "Listener '{}': connected to {}", name(), connection.peer());
+        ++counters().connects;
+        if (everConnected_) ++counters().reconnects;
+        everConnected_ = true;
+        nextDelay_ = ops_.backoff.initial;
+        notifyInput();
+    };
+    handlers.onWritable = [this](StreamConnection &) { notifyInput(); };
+    return handlers;
+}
+
+void StreamListener::connectNow()
+{
+    int error = 0;
+    UniqueFd fd = ops_.startConnect(error);
+    if (!fd) {
+        scheduleReconnect(std::strerror(error));
+        return;
+    }
+    ops_.configure(fd.get());
+    outgoing_ = &adopt(std::move(fd), ops_.localName, true, routedHandlers());
+    if (!reading_) outgoing_->pauseReading();
+}
+
+void StreamListener::scheduleReconnect(const std::string &why)
+{
+    // Equal jitter: half the delay fixed, half random, so many bridges do not retry in step.
+    std::uniform_real_distribution<double> spread(0.5, 1.0);
+    auto delay = std::chrono::nanoseconds(int64_t(double(nextDelay_.count()) * spread(random_)));
+    nextDelay_ = std::min(nextDelay_ * 2, ops_.backoff.max);
+    logf(LogLevel::Warning, "Listener '{}': no connection to {}: {}; retrying in {:.3f}s", name(), ops_.localName,
+         why, double(delay.count()) / 1e9);
+    reconnectTimer_->arm(delay);
+}
+
+bool StreamListener::anyClientFull() const
+{
+    for (const auto &[id, connection] : connections_)
+        if (connection->full()) return true;
+    return false;
+}
+
+void StreamListener::drain()
+{
+    if (pairTarget_ || ops_.onDemand) return;  // per_connection listeners move bytes pair to pair
+    bool anyoneToSendTo = false;
+    for (const auto &[id, connection] : connections_) anyoneToSendTo |= connection->connected();
+    if (!anyoneToSendTo) return;  // queued until a client or the connection is there
+    while (!anyClientFull()) {
+        MessagePtr message = nextInput();
+        if (!message) break;
+        for (auto &[id, connection] : connections_)
+            if (connection->connected()) connection->send(*message);
+        counters().countOut(message->size());
+    }
+    for (auto &[id, connection] : connections_) connection->flush();
+}
+
+bool StreamListener::flushed() const
+{
+    for (const auto &[id, connection] : connections_)
+        if (connection->buffered() > 0 && !connection->closed()) return false;
+    return true;
+}
+
+void StreamListener::stopReading()
+{
+    stopped_ = true;
+    listenWatch_.reset();
+    listenFd_.reset();
+    for (auto &[id, connection] : connections_) connection->stopReading();
+}
+
+void StreamListener::resumeReading()
+{
+    reading_ = true;
+    for (auto &[id, connection] : connections_) connection->resumeReading();
+}
+
+// per_connection: a pair of connections moving messages both ways, each pausing the other's
+// reads while its own write buffer is full.
+namespace {
+struct PairLink {
+    StreamConnection *accepted = nullptr;
+    StreamConnection *outgoing = nullptr;
+    StreamConnection *partnerOf(StreamConnection &c) const { return &c == accepted ? outgoing : accepted; }
+};
+
+void forward(StreamConnection &from, StreamConnection *to, std::vector<Payload> &payloads, MessageKind kind,
+             Counters &in, Counters &out)
+{
+    if (!to || to->closed()) return;
+    for (auto &payload : payloads) {
+        Message message;
+        message.kind = kind;
+        message.data = std::move(payload);
+        message.timestampNs = realtimeNowNs();
+        message.peer = from.peer();
+        in.countIn(message.size());
+        out.countOut(to->send(message));
+    }
+    to->flush();
+    if (to->full()) from.pauseReading();
+}
+}  // namespace
+
+void StreamListener::pairEachClientWith(StreamListener &target) { pairTarget_ = &target; }
+
+StreamConnection *StreamListener::openOnDemand(StreamConnection::Handlers handlers)
+{
+    int error = 0;
+    UniqueFd fd = ops_.startConnect(error);
+    if (!fd) {
+        logf(LogLevel::Warning, "Listener '{}': failed to connect to {}: {}", name(), ops_.localName,
+             std::strerror(error));
+        ++counters().errors;
+        return nullptr;
+    }
+    ops_.configure(fd.get());
+    auto onClosed = std::move(handlers.onClosed);
+    handlers.onClosed = [this, onClosed](StreamConnection &connection, const std::string &reason) {
+        if (!reason.empty()) ++counters().errors;
+        onClosed(connection, reason);
+        forget(connection);
+    };
+    return &adopt(std::move(fd), ops_.localName, true, std::move(handlers));
+}
+
+void StreamListener::acceptPaired(UniqueFd fd, std::string peer)
+{
+    auto link = std::make_shared<PairLink>();
+    StreamListener &target = *pairTarget_;
+    auto handlersFor = [this, link, &target](bool accepted) {
+        Counters &mine = accepted ? counters() : target.counters();
+        Counters &theirs = accepted ? target.counters() : counters();
+        StreamConnection::Handlers h;
+        h.onMessages = [link, &mine, &theirs, this](StreamConnection &c, std::vector<Payload> &payloads) {
+            forward(c, link->partnerOf(c), payloads, kind_, mine, theirs);
+        };
+        h.mayRead = [link, this, accepted]() {
+            StreamConnection *partner = accepted ? link->outgoing : link->accepted;
+            return !stopped_ && partner && !partner->full();
+        };
+        h.onEndOfInput = [link](StreamConnection &c) {
+            if (StreamConnection *partner = link->partnerOf(c)) partner->shutdownWriteWhenDrained();
+        };
+        h.onWritable = [link](StreamConnection &c) {
+            if (StreamConnection *partner = link->partnerOf(c)) partner->resumeReading();
+        };
+        h.onConnected = [&target](StreamConnection &c) {
+            ++target.counters().connects;
+            logf(LogLevel::Debug, "Listener '{}': connected to {}", target.name(), c.peer());
+        };
+        h.onClosed = [link, this, accepted](StreamConnection &c, const std::string &reason) {
+            if (!reason.empty())
+                logf(LogLevel::Warning, "Listener '{}': closing {}: {}", accepted ? name() : pairTarget_->name(),
+                     c.peer(), reason);
+            StreamConnection *partner = link->partnerOf(c);
+            (accepted ? link->accepted : link->outgoing) = nullptr;
+            if (partner) partner->closeWhenDrained();
+            if (accepted) forget(c);
+        };
+        return h;
+    };
+    StreamConnection &client = adopt(std::move(fd), std::move(peer), false, handlersFor(true));
+    link->accepted = &client;
+    link->outgoing = target.openOnDemand(handlersFor(false));
+    if (!link->outgoing) client.close(fmt::format("cannot connect to {}", target.describe()));
+}
+
+}  // namespace sockbridge

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+// StreamListener: the shared body of tcp and unix stream/seqpacket listeners (accept or connect).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/listener.h"
+#include "core/stream_connection.h"
+#include "core/unique_fd.h"
+
+namespace sockbridge {
+
+struct Backoff {
+    std::chrono::nanoseconds initial = std::chrono::milliseconds(100);
+    std::chrono::nanoseconds max = std::chrono::seconds(30);
+};
+
+// What a stream kind supplies: how to open its sockets and name its peers.
+struct StreamSocketOps {
+    // Bound and listening, non-blocking; throws StartupError.
+    std::function<UniqueFd()> openListening;
+    // A non-blocking socket with connect() started; sets errno-style `error` (0 or an errno) and
+    // returns an invalid fd when the attempt failed at once.
+    std::function<UniqueFd(int &error)> startConnect;
+    // Socket options for an accepted or connected socket (TCP_NODELAY, keepalive).
+    std::function<void(int fd)> configure;
+    std::function<std::string(const sockaddr_storage &, socklen_t)> peerName;
+    std::string localName;   // "127.0.0.1:7000" or "/run/x.sock": for logs
+    bool connecting = false;  // connect out instead of accepting
+    bool onDemand = false;    // connecting, but only for per_connection routes
+    bool messageMode = false; // seqpacket: one read is one message
+    unsigned maxClients = 64;
+    Backoff backoff;
+};
+
+class StreamListener : public Listener {
+public:
+    StreamListener(std::string name, EventLoop &loop, const FormatKind &format, const FormatOptions &options,
+                   StreamSocketOps ops, MessageKind kind = MessageKind::Bytes);
+    ~StreamListener() override;
+
+    void start() override;
+    void stopReading() override;
+    void resumeReading() override;
+    std::string describe() const override;
+
+    // per_connection routes: each client accepted here gets its own connection from `target`.
+    void pairEachClientWith(StreamListener &target);
+    // Opens one outgoing connection for a per_connection route.
+    StreamConnection *openOnDemand(StreamConnection::Handlers handlers);
+
+protected:
+    void drain() override;
+    bool flushed() const override;
+
+private:
+    void acceptClients();
+    void connectNow();
+    void scheduleReconnect(const std::string &why);
+    StreamConnection &adopt(UniqueFd fd, std::string peer, bool connecting, StreamConnection::Handlers handlers);
+    StreamConnection::Handlers routedHandlers();
+    StreamConnection::Handlers pairedHandlers(StreamConnection *&partner);
+    void acceptPaired(UniqueFd fd, std::string peer);
+    void forget(StreamConnection &connection);
+    bool anyClientFull() const;
+
+    const FormatKind &format_;
+    FormatOptions options_;
+    StreamSocketOps ops_;
+    MessageKind kind_;
+
+    UniqueFd listenFd_;
+    std::unique_ptr<IoWatch> listenWatch_;
+    std::map<uint64_t, std::unique_ptr<StreamConnection>> connections_;
+    std::vector<std::unique_ptr<StreamConnection>> closing_;  // freed on the next iteration
+    std::unique_ptr<Deferred> reap_;
+    uint64_t nextId_ = 1;
+    bool reading_ = true;
+    bool stopped_ = false;
+
+    StreamConnection *outgoing_ = nullptr;  // connecting mode: the one connection
+    std::unique_ptr<Timer> reconnectTimer_;
+    std::chrono::nanoseconds nextDelay_{};
+    std::mt19937 random_{std::random_device{}()};
+    bool everConnected_ = false;
+
+    StreamListener *pairTarget_ = nullptr;
+};
+
+}  // namespace sockbridge

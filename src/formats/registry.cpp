@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+// The table of formats: adding a codec is one file and one row here.
+#include "formats/format.h"
+#include "formats/jsonl_format.h"
+#include "formats/length_prefixed_format.h"
+#include "formats/lines_format.h"
+#include "formats/raw_format.h"
+
+namespace sockbridge {
+
+namespace {
+template <typename T>
+std::unique_ptr<Decoder> decoderOf(const FormatOptions &options)
+{
+    return std::make_unique<typename T::Decoder>(options);
+}
+template <typename T>
+std::unique_ptr<Encoder> encoderOf(const FormatOptions &options)
+{
+    return std::make_unique<typename T::Encoder>(options);
+}
+
+#define FORMAT_ROW(T, name, summary, frames) \
+    FormatKind{name, summary, frames, &decoderOf<T>, &encoderOf<T>}
+
+const FormatKind kFormats[] = {
+    FORMAT_ROW(RawFormat, "raw", "bytes as they come; one datagram is one message", false),
+    FORMAT_ROW(LinesFormat, "lines", "newline-terminated lines (\\n or \\r\\n)", true),
+    FORMAT_ROW(LengthPrefixedFormat, "length-prefixed", "u32 big-endian length, then the bytes", true),
+    FORMAT_ROW(JsonlFormat, "jsonl", "one JSON object a line: ts, source, peer, text or base64", true),
+};
+#undef FORMAT_ROW
+}  // namespace
+
+std::span<const FormatKind> formatKinds() { return kFormats; }
+
+const FormatKind *findFormat(std::string_view name)
+{
+    for (const auto &kind : kFormats)
+        if (kind.name == name) return &kind;
+    return nullptr;
+}
+
+}  // namespace sockbridge

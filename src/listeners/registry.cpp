@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+// The table of listener kinds: adding a kind is one file under listeners/ and one row here.
+#include "config/config.h"
+#include "listeners/tcp_listener.h"
+#include "listeners/udp_listener.h"
+#include "listeners/unix_listener.h"
+
+namespace sockbridge {
+
+namespace {
+const ListenerKind kKinds[] = {
+    {"tcp", "TCP: listen for clients or connect out with backoff", tcpListenerKeys(), &parseTcpListener},
+    {"udp", "UDP: bind, a fixed peer or reply to the last sender; multicast and broadcast", udpListenerKeys(),
+     &parseUdpListener},
+    {"unix", "UNIX sockets: stream, dgram or seqpacket, on a path or an abstract @name", unixListenerKeys(),
+     &parseUnixListener},
+};
+}  // namespace
+
+std::span<const ListenerKind> listenerKinds() { return kKinds; }
+
+const ListenerKind *findListenerKind(std::string_view name)
+{
+    for (const auto &kind : kKinds)
+        if (kind.name == name) return &kind;
+    return nullptr;
+}
+
+}  // namespace sockbridge

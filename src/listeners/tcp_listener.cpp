@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+// TcpListener: `type: tcp` — listen (many clients, a limit) or connect (reconnect with backoff).
+#include "listeners/tcp_listener.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <fmt/core.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/stream_listener.h"
+
+namespace sockbridge {
+
+namespace {
+
+const KeySpec kKeys[] = {
+    {"listen", "HOST:PORT", "", "accept clients on this address (IPv4, [IPv6] or a name); one of listen/connect"},
+    {"connect", "HOST:PORT", "", "connect to this address, reconnecting with backoff; one of listen/connect"},
+    {"max_clients", "integer", "64", "listen: further clients are refused (closed at once) and counted"},
+    {"backlog", "integer", "128", "listen: the kernel's accept queue length"},
+    {"nodelay", "bool", "true", "TCP_NODELAY: send small messages at once"},
+    {"keepalive", "bool or map", "false", "SO_KEEPALIVE; a map {idle, interval, count} sets TCP_KEEPIDLE etc."},
+    {"reconnect", "map", "{initial: 100ms, max: 30s}", "connect: exponential backoff with jitter, bounded by max"},
+};
+
+struct Keepalive {
+    bool enabled = false;
+    int idleSeconds = 0, intervalSeconds = 0, count = 0;  // 0: the kernel's default
+};
+
+class TcpListenerSpec final : public ListenerSpec {
+public:
+    SocketAddress address;
+    bool connecting = false;
+    unsigned maxClients = 64;
+    int backlog = 128;
+    bool nodelay = true;
+    Keepalive keepalive;
+    Backoff backoff;
+
+    Transport transport() const override { return Transport::Stream; }
+    StreamRole role() const override { return connecting ? StreamRole::Connecting : StreamRole::Accepting; }
+    std::unique_ptr<Listener> create(EventLoop &loop) const override;
+};
+
+void configureSocket(int fd, bool nodelay, const Keepalive &keepalive)
+{
+    int on = 1;
+    if (nodelay) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    if (!keepalive.enabled) return;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    if (keepalive.idleSeconds)
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &keepalive.idleSeconds, sizeof(keepalive.idleSeconds));
+    if (keepalive.intervalSeconds)
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &keepalive.intervalSeconds, sizeof(keepalive.intervalSeconds));
+    if (keepalive.count) setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &keepalive.count, sizeof(keepalive.count));
+}
+
+std::unique_ptr<Listener> TcpListenerSpec::create(EventLoop &loop) const
+{
+    StreamSocketOps ops;
+    const SocketAddress where = address;
+    const std::string listenerName = name;
+    const int queueLength = backlog;
+    ops.localName = where.toString();
+    ops.connecting = connecting;
+    ops.onDemand = onDemand;
+    ops.maxClients = maxClients;
+    ops.backoff = backoff;
+    ops.openListening = [where, listenerName, queueLength]() {
+        UniqueFd fd(::socket(where.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        int on = 1;
+        if (fd) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+        if (!fd || ::bind(fd.get(), where.get(), where.length) < 0 || ::listen(fd.get(), queueLength) < 0)
+            throw StartupError(fmt::format("Failed to listen on '{}' for listener '{}': {}", where.toString(),
+                                           listenerName, std::strerror(errno)));
+        return fd;
+    };
+    ops.startConnect = [where](int &error) {
+        UniqueFd fd(::socket(where.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        if (!fd || (::connect(fd.get(), where.get(), where.length) < 0 && errno != EINPROGRESS)) {
+            error = errno;
+            return UniqueFd();
+        }
+        error = 0;
+        return fd;
+    };
+    const bool delay = nodelay;
+    const Keepalive alive = keepalive;
+    ops.configure = [delay, alive](int fd) { configureSocket(fd, delay, alive); };
+    ops.peerName = [](const sockaddr_storage &storage, socklen_t length) {
+        SocketAddress peer;
+        peer.storage = storage;
+        peer.length = length;
+        return peer.toString();
+    };
+    return std::make_unique<StreamListener>(name, loop, *format, formatOptions, std::move(ops));
+}
+
+Keepalive parseKeepalive(OptionReader &reader)
+{
+    Keepalive keepalive;
+    YAML::Node node = reader.node("keepalive");
+    if (!node.IsDefined()) return keepalive;
+    if (node.IsScalar()) {
+        keepalive.enabled = reader.boolean("keepalive").value_or(false);
+        return keepalive;
+    }
+    if (!node.IsMap()) {
+        reader.error("keepalive", "'keepalive' must be true, false or a map {idle, interval, count}");
+        return keepalive;
+    }
+    OptionReader options(node, reader.errors(), "keepalive");
+    constexpr std::string_view kKeepaliveKeys[] = {"idle", "interval", "count"};
+    options.reportUnknownKeys(kKeepaliveKeys);
+    keepalive.enabled = true;
+    auto seconds = [&](std::string_view key) {
+        auto value = options.duration(key);
+        if (value && *value < std::chrono::seconds(1)) options.error(key, fmt::format("'{}' must be at least 1s", key));
+        return value ? int(std::chrono::duration_cast<std::chrono::seconds>(*value).count()) : 0;
+    };
+    keepalive.idleSeconds = seconds("idle");
+    keepalive.intervalSeconds = seconds("interval");
+    keepalive.count = int(options.integer("count", 1, 127).value_or(0));
+    return keepalive;
+}
+
+Backoff parseBackoff(OptionReader &reader)
+{
+    Backoff backoff;
+    YAML::Node node = reader.node("reconnect");
+    if (!node.IsDefined()) return backoff;
+    if (!node.IsMap()) {
+        reader.error("reconnect", "'reconnect' must be a map {initial, max}");
+        return backoff;
+    }
+    OptionReader options(node, reader.errors(), "reconnect");
+    constexpr std::string_view kBackoffKeys[] = {"initial", "max"};
+    options.reportUnknownKeys(kBackoffKeys);
+    if (auto initial = options.duration("initial")) backoff.initial = *initial;
+    if (auto max = options.duration("max")) backoff.max = *max;
+    if (backoff.initial < std::chrono::milliseconds(1))
+        options.error("initial", "'initial' must be at least 1ms");
+    else if (backoff.max < backoff.initial)
+        options.error("max", "'max' must not be shorter than 'initial'");
+    return backoff;
+}
+
+}  // namespace
+
+std::span<const KeySpec> tcpListenerKeys() { return kKeys; }
+
+std::unique_ptr<ListenerSpec> parseTcpListener(OptionReader &reader)
+{
+    auto spec = std::make_unique<TcpListenerSpec>();
+    bool listens = reader.has("listen"), connects = reader.has("connect");
+    if (listens && connects) {
+        reader.error("connect", "a tcp listener has either 'listen' or 'connect', not both");
+        return nullptr;
+    }
+    if (!listens && !connects) {
+        reader.errors().add(reader.map(), "a tcp listener needs 'listen: HOST:PORT' or 'connect: HOST:PORT'");
+        return nullptr;
+    }
+    spec->connecting = connects;
+    auto address = reader.inetAddress(connects ? "connect" : "listen");
+    if (address && connects && address->port() == 0) reader.error("connect", "'connect' needs a port other than 0");
+    if (address) spec->address = *address;
+    if (auto n = reader.integer("max_clients", 1, 65536)) spec->maxClients = unsigned(*n);
+    if (auto n = reader.integer("backlog", 1, 65535)) spec->backlog = int(*n);
+    if (connects && reader.has("max_clients")) reader.error("max_clients", "'max_clients' applies only to 'listen'");
+    if (!connects && reader.has("reconnect")) reader.error("reconnect", "'reconnect' applies only to 'connect'");
+    spec->nodelay = reader.boolean("nodelay").value_or(true);
+    spec->keepalive = parseKeepalive(reader);
+    spec->backoff = parseBackoff(reader);
+    return address ? std::move(spec) : nullptr;
+}
+
+}  // namespace sockbridge

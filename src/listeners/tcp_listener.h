@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: MIT
+// TcpListener: `type: tcp`, listening for clients or connecting out.
+#pragma once
+
+#include <memory>
+#include <span>
+
+#include "config/config.h"
+
+namespace sockbridge {
+
+std::span<const KeySpec> tcpListenerKeys();
+std::unique_ptr<ListenerSpec> parseTcpListener(OptionReader &reader);
+
+}  // namespace sockbridge

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+// LogSink: the target of log routes; writes records (jsonl, hex or raw) to a RotatingFile.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "config/config.h"
+#include "core/listener.h"
+#include "sinks/rotating_file.h"
+
+namespace sockbridge {
+
+class LogSink final : public Endpoint {
+public:
+    LogSink(EventLoop &loop, const LogSpec &spec);
+
+    void open() { file_.open(); }
+    // Writes what is still queued and syncs: called once at shutdown.
+    void close();
+
+    // One record as the log writes it (exposed for tests).
+    static void formatRecord(LogFormat format, const Message &message, std::vector<uint8_t> &out);
+
+protected:
+    void drain() override;
+
+private:
+    LogSpec spec_;
+    RotatingFile file_;
+    std::vector<uint8_t> batch_;
+    std::vector<uint8_t> record_;
+};
+
+}  // namespace sockbridge

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+// RotatingFile: size-based rotation by renaming, newest is .1.
+#include "sinks/rotating_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/core.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "core/listener.h"
+
+namespace sockbridge {
+
+RotatingFile::RotatingFile(std::string path, uint64_t rotateSize, unsigned keep)
+    : path_(std::move(path)), rotateSize_(rotateSize), keep_(keep)
+{
+}
+
+void RotatingFile::open()
+{
+    std::error_code ec;
+    auto parent = std::filesystem::path(path_).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (int r = reopen(); r < 0)
+        throw StartupError(fmt::format("Failed to open log '{}': {}", path_, std::strerror(-r)));
+}
+
+int RotatingFile::reopen()
+{
+    fd_.reset(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+    if (!fd_) return -errno;
+    struct stat st{};
+    if (fstat(fd_.get(), &st) < 0) return -errno;
+    size_ = uint64_t(st.st_size);
+    return 0;
+}
+
+int RotatingFile::rotate()
+{
+    // Oldest goes first: path.keep is overwritten by path.(keep-1), and so on down to path.
+    for (unsigned i = keep_; i > 1; --i) {
+        std::string from = fmt::format("{}.{}", path_, i - 1), to = fmt::format("{}.{}", path_, i);
+        if (::rename(from.c_str(), to.c_str()) < 0 && errno != ENOENT) return -errno;
+    }
+    if (::rename(path_.c_str(), fmt::format("{}.1", path_).c_str()) < 0) return -errno;
+    return reopen();
+}
+
+int RotatingFile::write(std::span<const uint8_t> bytes)
+{
+    if (!fd_) return -EBADF;
+    if (wouldRotate(bytes.size())) {
+        if (int r = rotate(); r < 0) return r;
+    }
+    size_t done = 0;
+    while (done < bytes.size()) {
+        ssize_t n = ::write(fd_.get(), bytes.data() + done, bytes.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        done += size_t(n);
+        size_ += uint64_t(n);
+    }
+    return 0;
+}
+
+int RotatingFile::sync()
+{
+    if (fd_ && ::fdatasync(fd_.get()) < 0) return -errno;
+    return 0;
+}
+
+}  // namespace sockbridge

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+// RotatingFile: an append-only file that rotates by size (path → path.1 → ... → path.N).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "core/unique_fd.h"
+
+namespace sockbridge {
+
+class RotatingFile {
+public:
+    // rotateSize 0: never rotate. keep: how many rotated files are kept besides the live one.
+    RotatingFile(std::string path, uint64_t rotateSize, unsigned keep);
+
+    // Opens (creating the file, and its directory if missing) for appending; throws StartupError.
+    void open();
+    // Rotates first when `bytes` would take the file past the size limit, so one write (one
+    // record or one batch of records) is never split across two files. Returns 0 or -errno.
+    [[nodiscard]] int write(std::span<const uint8_t> bytes);
+    // True when a write of `bytes` more would rotate first.
+    bool wouldRotate(size_t bytes) const { return size_ > 0 && exceedsLimit(bytes); }
+    bool exceedsLimit(size_t bytes) const { return rotateSize_ && size_ + bytes > rotateSize_; }
+    [[nodiscard]] int sync();
+    void close() { fd_.reset(); }
+    uint64_t size() const { return size_; }
+    const std::string &path() const { return path_; }
+
+private:
+    [[nodiscard]] int rotate();
+    [[nodiscard]] int reopen();
+
+    std::string path_;
+    uint64_t rotateSize_;
+    unsigned keep_;
+    UniqueFd fd_;
+    uint64_t size_ = 0;
+};
+
+}  // namespace sockbridge
