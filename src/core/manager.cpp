@@ -24,6 +24,7 @@ void Manager::setup()
 {
     signals_.push_back(loop_.watchSignal(SIGTERM, [this] { beginShutdown(); }));
     signals_.push_back(loop_.watchSignal(SIGINT, [this] { beginShutdown(); }));
+    signals_.push_back(loop_.watchSignal(SIGUSR1, [this] { logf(LogLevel::Notice, "Counters: {}", statsJson()); }));
     ::signal(SIGPIPE, SIG_IGN);
     drainCheck_ = loop_.makeTimer([this] { checkDrained(); });
 }

@@ -347,7 +347,7 @@ bool JsonlFormat::Decoder::finish(std::vector<Payload> &out)
     return true;
 }
 
-bool JsonlFormat::Decoder::decodeLines(std::vector<Payload> &lines, std::vector<Payload> &out)
+bool JsonlFormat::Decoder::decodeLines(const std::vector<Payload> &lines, std::vector<Payload> &out)
 {
     for (const Payload &line : lines) {
         ++lineNumber_;

@@ -16,7 +16,7 @@ struct JsonlFormat {
         size_t pending() const override { return lines_.pending(); }
 
     private:
-        bool decodeLines(std::vector<Payload> &lines, std::vector<Payload> &out);
+        bool decodeLines(const std::vector<Payload> &lines, std::vector<Payload> &out);
         bool decodeLine(const Payload &line, std::vector<Payload> &out);
         bool fail(size_t lineNumber, const std::string &why);
 

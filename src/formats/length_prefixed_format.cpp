@@ -59,7 +59,8 @@ bool LengthPrefixedFormat::Decoder::feed(std::span<const uint8_t> bytes, std::ve
         }
 
         const size_t n = std::min(length_ - body_.size(), bytes.size());
-        body_.insert(body_.end(), bytes.begin(), bytes.begin() + n);
+        const auto chunk = bytes.first(n);
+        body_.insert(body_.end(), chunk.begin(), chunk.end());
         bytes = bytes.subspan(n);
         if (body_.size() < length_)
             break;

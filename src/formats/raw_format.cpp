@@ -23,7 +23,8 @@ bool RawFormat::Decoder::feed(std::span<const uint8_t> bytes, std::vector<Payloa
 {
     while (!bytes.empty()) {
         const size_t n = std::min(bytes.size(), maxMessage_);
-        out.emplace_back(bytes.begin(), bytes.begin() + n);
+        const auto chunk = bytes.first(n);
+        out.emplace_back(chunk.begin(), chunk.end());
         bytes = bytes.subspan(n);
     }
     return true;

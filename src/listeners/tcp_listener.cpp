@@ -129,6 +129,10 @@ Keepalive parseKeepalive(OptionReader &reader)
     return keepalive;
 }
 
+}  // namespace
+
+std::span<const KeySpec> tcpListenerKeys() { return kKeys; }
+
 Backoff parseBackoff(OptionReader &reader)
 {
     Backoff backoff;
@@ -149,10 +153,6 @@ Backoff parseBackoff(OptionReader &reader)
         options.error("max", "'max' must not be shorter than 'initial'");
     return backoff;
 }
-
-}  // namespace
-
-std::span<const KeySpec> tcpListenerKeys() { return kKeys; }
 
 std::unique_ptr<ListenerSpec> parseTcpListener(OptionReader &reader)
 {

@@ -6,10 +6,13 @@
 #include <span>
 
 #include "config/config.h"
+#include "core/stream_listener.h"
 
 namespace sockbridge {
 
 std::span<const KeySpec> tcpListenerKeys();
 std::unique_ptr<ListenerSpec> parseTcpListener(OptionReader &reader);
+// Reads `reconnect: {initial, max}`; unix connecting listeners share it.
+Backoff parseBackoff(OptionReader &reader);
 
 }  // namespace sockbridge

@@ -28,7 +28,8 @@ expect() {
     # newer kernels report on received FD frames.
     got=$(cut -d' ' -f2- "$tmp/$1.log" | sed 's/##4/##0/;s/##5/##1/;s/##6/##2/;s/##7/##3/')
     [[ $got == "$2" ]] || fail "$1: expected frames:"$'\n'"$2"$'\n'"got:"$'\n'"$got"
-    echo "ok: $1 received exactly:"; sed 's/^/    /' <<<"$got"
+    echo "ok: $1 received exactly:"
+    while read -r line; do echo "    $line"; done <<<"$got"
 }
 
 [[ -d /proc/net/can ]] || fail "no SocketCAN in this kernel (run me via tests/vm/run-in-vm)"
