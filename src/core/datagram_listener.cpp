@@ -16,8 +16,8 @@ constexpr size_t kDatagramMax = 65536;
 
 DatagramListener::DatagramListener(std::string name, EventLoop &loop, const FormatKind &format,
                                    const FormatOptions &options, DatagramSocketOps ops)
-    : Listener(std::move(name), loop), decoder_(format.makeDecoder(options)), encoder_(format.makeEncoder(options)),
-      ops_(std::move(ops))
+    : Listener(std::move(name), loop), format_(format), options_(options), decoder_(format.makeDecoder(options)),
+      encoder_(format.makeEncoder(options)), ops_(std::move(ops))
 {
 }
 
@@ -99,7 +99,7 @@ void DatagramListener::receive()
                 logf(LogLevel::Warning, "Listener '{}': dropping a datagram from {}: {}", name(), from.toString(),
                      decoder_->error());
                 ++counters().errors;
-                decoder_ = nullptr;  // a failed decoder is not fed again
+                decoder_ = format_.makeDecoder(options_);  // a failed decoder is not fed again
             }
             std::string peer = from.toString();
             for (auto &payload : payloads) {
@@ -110,7 +110,6 @@ void DatagramListener::receive()
                 message.peer = peer;
                 emit(std::move(message));
             }
-            if (!decoder_) decoder_ = findFormat("raw")->makeDecoder({});
         }
         if (size_t(n) < kBatch) return;
     }
@@ -125,7 +124,8 @@ void DatagramListener::drain()
         const SocketAddress *to = destination();
         if (!to) {
             if (!warnedNoPeer_)
-                logf(LogLevel::Warning, "Listener '{}': dropping messages: no peer has sent a datagram yet", name());
+                logf(LogLevel::Warning, "Listener '{}': dropping messages: {}", name(),
+                     ops_.replyToLastSender ? "no peer has sent a datagram yet" : "it has no 'peer' and 'reply' is none");
             warnedNoPeer_ = true;
             ++counters().drops;
             continue;

@@ -49,6 +49,8 @@ private:
     void updateEvents();
     const SocketAddress *destination() const;
 
+    const FormatKind &format_;
+    FormatOptions options_;
     std::unique_ptr<Decoder> decoder_;
     std::unique_ptr<Encoder> encoder_;
     DatagramSocketOps ops_;

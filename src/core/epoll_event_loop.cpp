@@ -33,7 +33,6 @@ struct Registration {
     int fd;
     uint32_t events;
     EventLoop::IoHandler handler;
-    bool alive = true;
 };
 
 class EpollIoWatch final : public IoWatch {
@@ -107,7 +106,7 @@ public:
         epoll_event ev{};
         ev.events = events;
         ev.data.u64 = id;
-        if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) throwErrno("epoll_ctl(ADD)");
+        if (events != 0 && epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) throwErrno("epoll_ctl(ADD)");
         registrations_.emplace(id, std::make_shared<Registration>(Registration{fd, events, std::move(handler)}));
         return std::make_unique<EpollIoWatch>(*this, id);
     }
@@ -135,18 +134,19 @@ public:
     {
         auto it = registrations_.find(id);
         if (it == registrations_.end()) return;
-        epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second->fd, nullptr);
-        it->second->alive = false;
+        if (it->second->events != 0) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second->fd, nullptr);
         registrations_.erase(it);
     }
     void modifyIo(uint64_t id, uint32_t events)
     {
         auto &reg = *registrations_.at(id);
         if (reg.events == events) return;
+        // epoll reports EPOLLHUP and EPOLLERR even for an empty mask: a paused watch leaves the set.
         epoll_event ev{};
         ev.events = events;
         ev.data.u64 = id;
-        if (epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, reg.fd, &ev) < 0) throwErrno("epoll_ctl(MOD)");
+        int op = reg.events == 0 ? EPOLL_CTL_ADD : events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+        if (epoll_ctl(epoll_.get(), op, reg.fd, &ev) < 0) throwErrno("epoll_ctl");
         reg.events = events;
     }
     uint32_t ioEvents(uint64_t id) const { return registrations_.at(id)->events; }

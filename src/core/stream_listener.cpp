@@ -9,6 +9,11 @@
 
 namespace sockbridge {
 
+namespace {
+// Unnamed unix clients have no address; logs still need a word for them.
+std::string shown(const std::string &peer) { return peer.empty() ? "an unnamed client" : peer; }
+}  // namespace
+
 StreamListener::StreamListener(std::string name, EventLoop &loop, const FormatKind &format,
                                const FormatOptions &options, StreamSocketOps ops, MessageKind kind)
     : Listener(std::move(name), loop), format_(format), options_(options), ops_(std::move(ops)), kind_(kind),
@@ -80,19 +85,19 @@ void StreamListener::acceptClients()
         std::string peer = ops_.peerName(address, length);
         if (connections_.size() >= ops_.maxClients) {
             logf(LogLevel::Warning, "Listener '{}': refusing client {}: the limit of {} clients is reached", name(),
-                 peer, ops_.maxClients);
+                 shown(peer), ops_.maxClients);
             ++counters().errors;
             continue;
         }
         ++counters().connects;
-        logf(LogLevel::Info, "Listener '{}': client {} connected", name(), peer);
+        logf(LogLevel::Info, "Listener '{}': client {} connected", name(), shown(peer));
         if (pairTarget_) {
             acceptPaired(std::move(fd), std::move(peer));
             continue;
         }
         StreamConnection &client = adopt(std::move(fd), std::move(peer), false, routedHandlers());
         if (!reading_) client.pauseReading();
-        if (stopped_) client.stopReading();
+        notifyInput();  // what was queued while nobody was connected
     }
 }
 
@@ -114,12 +119,15 @@ StreamConnection::Handlers StreamListener::routedHandlers()
         if (!mayRead()) reading_ = false;
         return reading_;
     };
-    handlers.onEndOfInput = [](StreamConnection &connection) { connection.closeWhenDrained(); };
+    // A client that is done sending may still be reading what is routed to this listener.
+    handlers.onEndOfInput = [this](StreamConnection &connection) {
+        if (&connection == outgoing_ || !isRouteTarget()) connection.closeWhenDrained();
+    };
     handlers.onClosed = [this](StreamConnection &connection, const std::string &reason) {
         if (reason.empty()) {
-            logf(LogLevel::Info, "Listener '{}': {} closed", name(), connection.peer());
+            logf(LogLevel::Info, "Listener '{}': {} closed", name(), shown(connection.peer()));
         } else {
-            logf(LogLevel::Warning, "Listener '{}': closing {}: {}", name(), connection.peer(), reason);
+            logf(LogLevel::Warning, "Listener '{}': closing {}: {}", name(), shown(connection.peer()), reason);
             ++counters().errors;
         }
         bool wasOutgoing = &connection == outgoing_;
@@ -286,7 +294,7 @@ void StreamListener::acceptPaired(UniqueFd fd, std::string peer)
         h.onClosed = [link, this, accepted](StreamConnection &c, const std::string &reason) {
             if (!reason.empty())
                 logf(LogLevel::Warning, "Listener '{}': closing {}: {}", accepted ? name() : pairTarget_->name(),
-                     c.peer(), reason);
+                     shown(c.peer()), reason);
             StreamConnection *partner = link->partnerOf(c);
             (accepted ? link->accepted : link->outgoing) = nullptr;
             if (partner) partner->closeWhenDrained();

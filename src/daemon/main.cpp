@@ -7,6 +7,9 @@
 #include <exception>
 
 #include "build_config.h"
+#if HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 #include "config/config.h"
 #include "core/event_loop.h"
 #include "core/log.h"
@@ -15,6 +18,14 @@
 using namespace sockbridge;
 
 namespace {
+
+// Tells the service manager (Type=notify) where the daemon is; a no-op outside systemd.
+void notifyServiceManager([[maybe_unused]] const char *state)
+{
+#if HAVE_SYSTEMD
+    sd_notify(0, state);
+#endif
+}
 
 LogLevel parseLevel(const std::string &name)
 {
@@ -58,7 +69,9 @@ int runDaemon(const std::string &path, const std::string &levelOverride)
     }
     logf(LogLevel::Notice, "sockbridged {} running {} ({} listeners, {} routes, {} loop)", SOCKBRIDGE_VERSION, path,
          config.listeners.size(), config.routes.size(), loop->name());
+    notifyServiceManager("READY=1\nSTATUS=running");
     int code = manager.run();
+    notifyServiceManager("STOPPING=1");
     logf(LogLevel::Notice, "Final counters: {}", manager.statsJson());
     return code;
 }

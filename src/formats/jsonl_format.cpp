@@ -3,7 +3,6 @@
 #include "formats/jsonl_format.h"
 
 #include <array>
-#include <ctime>
 #include <iterator>
 #include <limits>
 
@@ -428,23 +427,10 @@ JsonlFormat::Encoder::Encoder(const FormatOptions &)
 
 void JsonlFormat::Encoder::encode(const Message &message, std::vector<uint8_t> &out)
 {
-    constexpr int64_t kNsPerSecond = 1'000'000'000;
-    int64_t seconds = message.timestampNs / kNsPerSecond;
-    int64_t nanoseconds = message.timestampNs % kNsPerSecond;
-    if (nanoseconds < 0) {
-        nanoseconds += kNsPerSecond;
-        --seconds;
-    }
-    const time_t t = time_t(seconds);
-    std::tm utc{};
-    gmtime_r(&t, &utc);
-
     std::string line;
     line.reserve(160 + message.data.size() * 4 / 3);
-    fmt::format_to(std::back_inserter(line),
-                   R"({{"ts":"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z","ts_ns":{},"source":)",
-                   utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
-                   utc.tm_sec, nanoseconds, message.timestampNs);
+    fmt::format_to(std::back_inserter(line), R"({{"ts":"{}","ts_ns":{},"source":)",
+                   formatTimestamp(message.timestampNs), message.timestampNs);
     appendJsonString(line, message.source);
     line += R"(,"peer":)";
     appendJsonString(line, message.peer);

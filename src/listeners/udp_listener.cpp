@@ -2,6 +2,7 @@
 // UdpListener: `type: udp` — bind, a fixed peer or the last sender; multicast groups and broadcast.
 #include "listeners/udp_listener.h"
 
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -31,9 +32,9 @@ constexpr std::string_view kMulticastKeys[] = {"group", "interface", "ttl", "loo
 constexpr std::string_view kReplyChoices[] = {"last-sender", "none"};
 
 struct Multicast {
-    std::optional<SocketAddress> group;  // joined when the listener binds
+    std::optional<SocketAddress> group;  // joined when the listener binds the group's port
     YAML::Mark groupMark;
-    unsigned interfaceIndex = 0;         // 0: the kernel picks by route
+    unsigned interfaceIndex = 0;  // 0: the kernel picks by route
     std::string interfaceName;
     int ttl = 1;
     bool loop = true;
@@ -42,12 +43,12 @@ struct Multicast {
 class UdpListenerSpec final : public ListenerSpec {
 public:
     SocketAddress local;  // the bind address, or the peer family's wildcard with port 0
-    bool bound = false;   // `bind` was given
     std::optional<SocketAddress> peer;
     bool replyToLastSender = true;
     std::optional<Multicast> multicast;
     bool broadcast = false;
     bool reusePort = false;
+    bool joinsGroup = false;  // a multicast receiver: bound to the group's port
 
     Transport transport() const override { return Transport::Datagram; }
     std::unique_ptr<Listener> create(EventLoop &loop) const override;
@@ -78,29 +79,41 @@ bool isLimitedBroadcast(const SocketAddress &address)
            reinterpret_cast<const sockaddr_in *>(&address.storage)->sin_addr.s_addr == htonl(INADDR_BROADCAST);
 }
 
-// Returns the name of the call that failed, or nullptr; errno is left as that call set it.
-const char *joinGroup(int fd, const Multicast &multicast)
+// The group without its port: "239.255.0.1", "ff02::1".
+std::string groupText(const SocketAddress &group)
+{
+    char text[INET6_ADDRSTRLEN] = "";
+    const void *raw = group.family() == AF_INET
+                          ? static_cast<const void *>(&reinterpret_cast<const sockaddr_in *>(&group.storage)->sin_addr)
+                          : static_cast<const void *>(&reinterpret_cast<const sockaddr_in6 *>(&group.storage)->sin6_addr);
+    inet_ntop(group.family(), raw, text, sizeof(text));
+    return text;
+}
+
+// False when the kernel refused; errno says why.
+bool joinGroup(int fd, const Multicast &multicast)
 {
     const SocketAddress &group = *multicast.group;
     if (group.family() == AF_INET) {
         ip_mreqn request{};
         request.imr_multiaddr = reinterpret_cast<const sockaddr_in *>(&group.storage)->sin_addr;
         request.imr_ifindex = int(multicast.interfaceIndex);
-        if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &request, sizeof(request)) < 0) return "IP_ADD_MEMBERSHIP";
+        if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &request, sizeof(request)) < 0) return false;
         // A socket bound to the wildcard would otherwise also get groups other sockets joined.
         int off = 0;
         setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &off, sizeof(off));
-        return nullptr;
+        return true;
     }
     ipv6_mreq request{};
     request.ipv6mr_multiaddr = reinterpret_cast<const sockaddr_in6 *>(&group.storage)->sin6_addr;
     request.ipv6mr_interface = multicast.interfaceIndex;
-    if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &request, sizeof(request)) < 0) return "IPV6_JOIN_GROUP";
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &request, sizeof(request)) < 0) return false;
     int off = 0;
     setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, &off, sizeof(off));  // Linux 4.20+; best effort
-    return nullptr;
+    return true;
 }
 
+// For sending to a group. Returns the option the kernel refused (errno says why), or nullptr.
 const char *setSendOptions(int fd, int family, const Multicast &multicast)
 {
     int loop = multicast.loop ? 1 : 0;
@@ -130,11 +143,11 @@ std::unique_ptr<Listener> UdpListenerSpec::create(EventLoop &loop) const
     ops.peer = peer;
     ops.replyToLastSender = replyToLastSender;
     ops.localName = local.toString();
-    ops.open = [local = local, bound = bound, multicast = multicast, broadcast = broadcast, reusePort = reusePort,
-                listenerName = name]() {
-        auto fail = [&](std::string_view verb, const std::string &what) {
-            throw StartupError(fmt::format("Failed to {} '{}' for listener '{}': {}", verb, what, listenerName,
-                                           std::strerror(errno)));
+    ops.open = [local = local, multicast = multicast, broadcast = broadcast, reusePort = reusePort,
+                joinsGroup = joinsGroup, listenerName = name]() {
+        auto fail = [&](std::string_view verb, const std::string &what, std::string_view hint = {}) {
+            throw StartupError(fmt::format("Failed to {} '{}' for listener '{}': {}{}", verb, what, listenerName,
+                                           std::strerror(errno), hint));
         };
         UniqueFd fd(::socket(local.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
         if (!fd) fail("bind", local.toString());
@@ -151,17 +164,20 @@ std::unique_ptr<Listener> UdpListenerSpec::create(EventLoop &loop) const
                 fail(fmt::format("set {} for", option), multicast->interfaceName.empty()
                                                             ? local.toString()
                                                             : multicast->interfaceName);
-            if (bound && multicast->group) {
-                if (const char *option = joinGroup(fd.get(), *multicast))
-                    fail(fmt::format("join ({}) multicast group", option), multicast->group->toString());
-            }
+            // ENODEV: no interface named and no route to the group to pick one by.
+            if (joinsGroup && !joinGroup(fd.get(), *multicast))
+                fail("join multicast group", groupText(*multicast->group),
+                     errno == ENODEV && !multicast->interfaceIndex
+                         ? " (name one with 'interface' or add a route for the group)"
+                         : "");
         }
-        if (!bound) {
+        if (local.port() == 0) {
             // Log the port the kernel chose: it is where a peer's replies must come.
             SocketAddress actual;
             actual.length = sizeof(actual.storage);
             if (getsockname(fd.get(), actual.get(), &actual.length) == 0)
-                logf(LogLevel::Info, "Listener '{}': sending from {}", listenerName, actual.toString());
+                logf(LogLevel::Info, "Listener '{}': bound to {} (an ephemeral port)", listenerName,
+                     actual.toString());
         }
         return fd;
     };
@@ -222,7 +238,6 @@ std::unique_ptr<ListenerSpec> parseUdpListener(OptionReader &reader)
     if (bind && peer && bind->family() != peer->family())
         reader.error("peer", fmt::format("'peer' is {} but 'bind' is {}", familyName(peer->family()),
                                          familyName(bind->family())));
-    spec->bound = bind.has_value();
     spec->local = bind ? *bind : wildcardOf(peer->family());
     spec->peer = peer;
 
@@ -238,9 +253,12 @@ std::unique_ptr<ListenerSpec> parseUdpListener(OptionReader &reader)
             reader.errors().add(spec->multicast->groupMark,
                                 fmt::format("'group' is {} but '{}' is {}", familyName(group.family()),
                                             bind ? "bind" : "peer", familyName(other.family())));
-        else if (bind && bind->port() == 0)
+        // A sender may bind port 0 (to pick its source address); a receiver needs the group's port.
+        spec->joinsGroup = bind && bind->port() != 0;
+        bool sendsToGroup = peer && peer->isMulticast();
+        if (!spec->joinsGroup && !sendsToGroup && bind)
             reader.error("bind", "'bind' needs the group's port, not 0, to receive multicast");
-        else if (!bind && !peer->isMulticast())
+        else if (!spec->joinsGroup && !sendsToGroup)
             reader.error("multicast", "'multicast' needs 'bind' to receive the group or a multicast 'peer' to send to");
     }
 
@@ -251,8 +269,7 @@ std::unique_ptr<ListenerSpec> parseUdpListener(OptionReader &reader)
         reader.error("peer", "sending to 255.255.255.255 needs 'broadcast: true'");
 
     // Two receivers of one group on one host must both bind the group's port.
-    bool receivesMulticast = bind && spec->multicast && spec->multicast->group;
-    spec->reusePort = reader.boolean("reuse_port").value_or(receivesMulticast);
+    spec->reusePort = reader.boolean("reuse_port").value_or(spec->joinsGroup);
     return spec;
 }
 

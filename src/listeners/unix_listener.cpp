@@ -195,8 +195,8 @@ std::unique_ptr<Listener> UnixListenerSpec::createStream(EventLoop &loop) const
         return peer.toString();  // "" for the usual unnamed client
     };
     // seqpacket keeps message boundaries: each read is one whole message.
-    MessageKind kind = socketType == SOCK_SEQPACKET ? MessageKind::Datagram : MessageKind::Bytes;
-    return std::make_unique<StreamListener>(name, loop, *format, formatOptions, std::move(ops), kind);
+    MessageKind messages = socketType == SOCK_SEQPACKET ? MessageKind::Datagram : MessageKind::Bytes;
+    return std::make_unique<StreamListener>(name, loop, *format, formatOptions, std::move(ops), messages);
 }
 
 std::unique_ptr<Listener> UnixListenerSpec::createDatagram(EventLoop &loop) const
@@ -205,7 +205,7 @@ std::unique_ptr<Listener> UnixListenerSpec::createDatagram(EventLoop &loop) cons
     ops.localName = address.toString();
     if (connecting) {
         ops.peer = address;
-        ops.localName = fmt::format("autobound → {}", address.toString());
+        ops.localName = "an autobound address";  // describe() adds " → PEER"
         ops.open = [address = address, listenerName = name]() {
             UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
             // Autobind: the kernel gives us an abstract name, so the peer can reply.

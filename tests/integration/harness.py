@@ -375,6 +375,24 @@ def recv_datagrams(sock, count, timeout=IO_TIMEOUT, size=65536 + 1):
     return out
 
 
+def udp_socket(host="127.0.0.1", port=0, family=socket.AF_INET, rcvbuf=4 << 20):
+    """A bound UDP socket with a large receive buffer (forced past rmem_max when root)."""
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    grow_rcvbuf(s, rcvbuf)
+    s.bind((host, port))
+    return s
+
+
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux; not exported by every Python
+
+
+def grow_rcvbuf(sock, size):
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+    except (PermissionError, OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
 def assert_no_datagram(sock, wait=0.2):
     """That nothing more is queued (a short bounded look; nothing announces an absence)."""
     r, _, _ = select.select([sock], [], [], wait)
@@ -448,8 +466,37 @@ class Reader(threading.Thread):
         self.count = 0
         self.error = None
         self.reset = False
+        self.ended = False
+        self._cond = threading.Condition()
+
+    def wait_count(self, n, timeout=IO_TIMEOUT):
+        """Waits until n bytes have been read (fails at EOF or the deadline before that)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.count < n:
+                if self.ended:
+                    raise TestFailure(f"EOF after {self.count} of {n} bytes" +
+                                      (f" ({self.error!r})" if self.error else ""))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TestFailure(f"timed out after {timeout}s: read {self.count} of {n} bytes")
+                self._cond.wait(left)
+
+    def stop(self, timeout=IO_TIMEOUT):
+        """Wakes the reading thread (shutdown) and waits for it."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.finish(timeout)
 
     def run(self):
+        try:
+            self._run()
+        finally:
+            with self._cond:
+                self.ended = True
+                self._cond.notify_all()
+
+    def _run(self):
         try:
             self.sock.settimeout(None)
             while True:
@@ -460,11 +507,13 @@ class Reader(threading.Thread):
                     break
                 if not chunk:
                     break
-                self.count += len(chunk)
                 if self.hasher is not None:
                     self.hasher.update(chunk)
                 if self.keep:
                     self.chunks.append(chunk)
+                with self._cond:
+                    self.count += len(chunk)
+                    self._cond.notify_all()
         except Exception as e:
             self.error = e
 
@@ -480,13 +529,16 @@ class Reader(threading.Thread):
             raise TestFailure(f"reader failed: {self.error!r}")
 
 
-def read_jsonl(path):
-    """The records of a jsonl log; fails on a line that is not a complete JSON object."""
+def read_jsonl(path, growing=False):
+    """The records of a jsonl log; fails on a line that is not a complete JSON object. With
+    growing=True (the daemon may be writing), an unfinished last line is left for later."""
     records = []
     with open(path, "rb") as f:
         data = f.read()
     if data and not data.endswith(b"\n"):
-        raise TestFailure(f"{path} ends in an incomplete line: {_preview(data[-200:])}")
+        if not growing:
+            raise TestFailure(f"{path} ends in an incomplete line: {_preview(data[-200:])}")
+        data = data[:data.rfind(b"\n") + 1]
     for number, line in enumerate(data.splitlines(), 1):
         try:
             record = json.loads(line)
@@ -620,7 +672,10 @@ def main(cases=None):
                       f"config {daemon.config_path}):", flush=True)
                 print(daemon.config_text)
                 print("-----")
-                print(daemon.stderr, flush=True)
+                lines = daemon.stderr_lines
+                if len(lines) > 250:
+                    lines = lines[:50] + [f"... ({len(lines) - 250} lines left out) ..."] + lines[-200:]
+                print("\n".join(lines), flush=True)
             if isinstance(e, KeyboardInterrupt):
                 raise
             continue

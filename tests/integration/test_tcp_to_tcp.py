@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: MIT
+# tcp → tcp with lines framing: every client of the listening out side gets every message.
+import socket
+
+import harness
+from harness import Daemon, check, check_equal, recv_exactly
+
+
+def config(port_in, port_out):
+    return f"""\
+listeners:
+  in: {{type: tcp, listen: 127.0.0.1:{port_in}, format: lines}}
+  out: {{type: tcp, listen: 127.0.0.1:{port_out}, format: lines}}
+routes:
+  - from: in
+    to: out
+"""
+
+
+def connect_reader(daemon, port):
+    """A client of the out side, once the daemon has logged accepting it (messages go only to
+    clients already there)."""
+    since = daemon.mark()
+    s = harness.tcp_connect(port)
+    local = s.getsockname()[1]
+    daemon.wait_for_log(rf"Listener 'out': client 127\.0\.0\.1:{local} connected", since=since)
+    return s
+
+
+def test_every_out_client_gets_every_line():
+    port_in, port_out = harness.free_tcp_port(), harness.free_tcp_port()
+    with harness.temp_dir() as tmp, Daemon(config(port_in, port_out), tmp) as daemon:
+        readers = [connect_reader(daemon, port_out) for _ in range(3)]
+        sender = harness.tcp_connect(port_in)
+        # Lines cut at odd places, one ending in \r\n: the daemon reframes them; out ends each in \n.
+        for piece in [b"alpha\r\nbe", b"ta\ngam", b"ma\n", b"\n", b"d" * 3000 + b"\n"]:
+            sender.sendall(piece)
+        expected = b"alpha\nbeta\ngamma\n\n" + b"d" * 3000 + b"\n"
+        for i, r in enumerate(readers):
+            check_equal(recv_exactly(r, len(expected)), expected, f"bytes at out client {i}")
+        lines = [b"line %05d %s" % (i, b"x" * (i % 50)) for i in range(2000)]
+        sender.sendall(b"".join(line + b"\n" for line in lines))
+        expected = b"".join(line + b"\n" for line in lines)
+        for i, r in enumerate(readers):
+            check_equal(recv_exactly(r, len(expected)), expected, f"bytes at out client {i}")
+        sender.close()
+        daemon.wait_for_log(r"Listener 'in': 127\.0\.0\.1:\d+ closed")
+        check_equal(daemon.stop(), 0, "exit code")
+        counters = daemon.final_counters()
+        check_equal(counters["listeners"]["in"]["messages_in"], 5 + 2000, "in.messages_in")
+        check_equal(counters["listeners"]["out"]["messages_out"], 5 + 2000, "out.messages_out")
+        check_equal(counters["routes"]["in->out"]["drops"], 0, "route drops")
+        for r in readers:
+            r.close()
+
+
+def test_lines_from_several_senders_reach_every_client_in_each_senders_order():
+    port_in, port_out = harness.free_tcp_port(), harness.free_tcp_port()
+    with harness.temp_dir() as tmp, Daemon(config(port_in, port_out), tmp) as daemon:
+        readers = [connect_reader(daemon, port_out) for _ in range(2)]
+        senders = [harness.tcp_connect(port_in) for _ in range(3)]
+        per_sender = 300
+        for i in range(per_sender):
+            for n, s in enumerate(senders):
+                s.sendall(b"s%d-%04d\n" % (n, i))
+        total = len(senders) * per_sender * len(b"s0-0000\n")
+        streams = [recv_exactly(r, total) for r in readers]
+        check_equal(streams[1], streams[0], "the two out clients' bytes")
+        lines = streams[0].split(b"\n")[:-1]
+        for n in range(len(senders)):
+            mine = [line for line in lines if line.startswith(b"s%d-" % n)]
+            check_equal(mine, [b"s%d-%04d" % (n, i) for i in range(per_sender)], f"lines of sender {n}")
+        check(len(lines) == len(senders) * per_sender, f"{len(lines)} lines")
+        for s in senders + readers:
+            s.close()
+
+
+def test_client_that_leaves_does_not_stop_the_others():
+    port_in, port_out = harness.free_tcp_port(), harness.free_tcp_port()
+    with harness.temp_dir() as tmp, Daemon(config(port_in, port_out), tmp) as daemon:
+        stays = connect_reader(daemon, port_out)
+        leaves = connect_reader(daemon, port_out)
+        sender = harness.tcp_connect(port_in)
+        sender.sendall(b"one\n")
+        check_equal(recv_exactly(stays, 4), b"one\n", "first line at the staying client")
+        check_equal(recv_exactly(leaves, 4), b"one\n", "first line at the leaving client")
+        left = leaves.getsockname()[1]
+        since = daemon.mark()
+        leaves.close()
+        daemon.wait_for_log(rf"Listener 'out': 127\.0\.0\.1:{left} closed", since=since)
+        sender.sendall(b"two\n")
+        check_equal(recv_exactly(stays, 4), b"two\n", "second line at the staying client")
+        sender.close()
+        stays.close()
+
+
+if __name__ == "__main__":
+    harness.main()
