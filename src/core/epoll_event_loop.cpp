@@ -49,7 +49,10 @@ private:
 
 class EpollTimer final : public Timer {
 public:
-    EpollTimer(EpollEventLoop &loop, EventLoop::Handler handler) : loop_(loop), handler_(std::move(handler)) {}
+    EpollTimer(EpollEventLoop &loop, EventLoop::Handler handler)
+        : loop_(loop), handler_(std::make_shared<EventLoop::Handler>(std::move(handler)))
+    {
+    }
     ~EpollTimer() override { disarm(); }
     void arm(std::chrono::nanoseconds after) override;
     void disarm() override;
@@ -57,30 +60,35 @@ public:
     void fire()
     {
         armed_ = false;
-        handler_();
+        auto handler = handler_;  // the handler may destroy its timer
+        (*handler)();
     }
 
 private:
     EpollEventLoop &loop_;
-    EventLoop::Handler handler_;
+    std::shared_ptr<EventLoop::Handler> handler_;
     bool armed_ = false;
     std::multimap<std::chrono::steady_clock::time_point, EpollTimer *>::iterator position_;
 };
 
 class EpollDeferred final : public Deferred {
 public:
-    EpollDeferred(EpollEventLoop &loop, EventLoop::Handler handler) : loop_(loop), handler_(std::move(handler)) {}
+    EpollDeferred(EpollEventLoop &loop, EventLoop::Handler handler)
+        : loop_(loop), handler_(std::make_shared<EventLoop::Handler>(std::move(handler)))
+    {
+    }
     ~EpollDeferred() override;
     void schedule() override;
     void fire()
     {
         scheduled_ = false;
-        handler_();
+        auto handler = handler_;  // the handler may destroy its deferred
+        (*handler)();
     }
 
 private:
     EpollEventLoop &loop_;
-    EventLoop::Handler handler_;
+    std::shared_ptr<EventLoop::Handler> handler_;
     bool scheduled_ = false;
 };
 

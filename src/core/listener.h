@@ -53,8 +53,6 @@ public:
     void notifyInput() { drainSoon_->schedule(); }
     // True when nothing is queued for this endpoint and nothing is buffered inside it.
     bool idle() const { return !hasInput() && flushed(); }
-    // Some route delivers to this endpoint.
-    bool isRouteTarget() const { return !inputs_.empty(); }
 
 protected:
     virtual void drain() = 0;

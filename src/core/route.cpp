@@ -15,11 +15,8 @@ Route::~Route() { target_.removeInput(&queue_); }
 void Route::offer(MessagePtr message)
 {
     ++offered_;
-    size_t bytes = message->size();
-    if (queue_.push(std::move(message))) {
-        ++accepted_;
-        acceptedBytes_ += bytes;
-    }
+    offeredBytes_ += message->size();
+    queue_.push(std::move(message));
     target_.notifyInput();
 }
 
@@ -27,12 +24,10 @@ Counters Route::counters() const
 {
     Counters c;
     c.messagesIn = offered_;
-    c.bytesIn = acceptedBytes_;
+    c.bytesIn = offeredBytes_;
+    c.messagesOut = queue_.popped();
+    c.bytesOut = queue_.poppedBytes();
     c.drops = queue_.drops();
-    // Every accepted message either left the queue, was pushed out of it (drop-oldest), or is
-    // still in it.
-    uint64_t droppedOld = queue_.drops() - (offered_ - accepted_);
-    c.messagesOut = accepted_ - droppedOld - queue_.size();
     return c;
 }
 

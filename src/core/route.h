@@ -24,7 +24,7 @@ public:
     const RouteQueue &queue() const { return queue_; }
 
     void offer(MessagePtr message);
-    // In, out, drops and queued, with out derived from the others.
+    // Offered (in), taken by the target (out) and dropped by the queue's policy.
     Counters counters() const;
 
 private:
@@ -32,9 +32,8 @@ private:
     Listener &source_;
     Endpoint &target_;
     RouteQueue queue_;
-    uint64_t accepted_ = 0;
-    uint64_t acceptedBytes_ = 0;
     uint64_t offered_ = 0;
+    uint64_t offeredBytes_ = 0;
 };
 
 }  // namespace sockbridge

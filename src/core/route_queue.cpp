@@ -50,6 +50,8 @@ MessagePtr RouteQueue::pop()
     MessagePtr message = std::move(items_.front());
     items_.pop_front();
     bytes_ -= message->size();
+    ++popped_;
+    poppedBytes_ += message->size();
     if (sourceWaiting_ && items_.size() <= limits_.maxMessages / 2 && bytes_ <= limits_.maxBytes / 2) {
         sourceWaiting_ = false;
         if (onSpace_) onSpace_();

@@ -37,6 +37,9 @@ public:
     size_t bytes() const { return bytes_; }
     bool full() const { return items_.size() >= limits_.maxMessages || bytes_ >= limits_.maxBytes; }
     uint64_t drops() const { return drops_; }
+    // Messages and bytes taken out by the target.
+    uint64_t popped() const { return popped_; }
+    uint64_t poppedBytes() const { return poppedBytes_; }
     const QueueLimits &limits() const { return limits_; }
 
     // Under `block`: called once when the queue has drained to half its limits after full() was
@@ -51,6 +54,8 @@ private:
     std::deque<MessagePtr> items_;
     size_t bytes_ = 0;
     uint64_t drops_ = 0;
+    uint64_t popped_ = 0;
+    uint64_t poppedBytes_ = 0;
     bool sourceWaiting_ = false;
     std::function<void()> onSpace_;
 };

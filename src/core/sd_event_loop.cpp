@@ -4,6 +4,7 @@
 #include <systemd/sd-event.h>
 
 #include <cerrno>
+#include <memory>
 #include <stdexcept>
 #include <system_error>
 
@@ -29,7 +30,7 @@ struct SourceRef {
 class SdIoWatch final : public IoWatch {
 public:
     SdIoWatch(sd_event *event, int fd, uint32_t events, EventLoop::IoHandler handler)
-        : handler_(std::move(handler)), events_(events)
+        : handler_(std::make_shared<EventLoop::IoHandler>(std::move(handler))), events_(events)
     {
         check(sd_event_add_io(event, &ref_.source, fd, events, &SdIoWatch::dispatch, this), "sd_event_add_io");
         if (events == 0) sd_event_source_set_enabled(ref_.source, SD_EVENT_OFF);
@@ -46,17 +47,20 @@ public:
 private:
     static int dispatch(sd_event_source *, int, uint32_t revents, void *self)
     {
-        static_cast<SdIoWatch *>(self)->handler_(revents);
+        // Held here: the handler may destroy its own watch.
+        auto handler = static_cast<SdIoWatch *>(self)->handler_;
+        (*handler)(revents);
         return 0;
     }
-    EventLoop::IoHandler handler_;
+    std::shared_ptr<EventLoop::IoHandler> handler_;
     uint32_t events_;
     SourceRef ref_;
 };
 
 class SdTimer final : public Timer {
 public:
-    SdTimer(sd_event *event, EventLoop::Handler handler) : event_(event), handler_(std::move(handler))
+    SdTimer(sd_event *event, EventLoop::Handler handler)
+        : event_(event), handler_(std::make_shared<EventLoop::Handler>(std::move(handler)))
     {
         check(sd_event_add_time(event, &ref_.source, CLOCK_MONOTONIC, UINT64_MAX, 1, &SdTimer::dispatch, this),
               "sd_event_add_time");
@@ -83,31 +87,38 @@ private:
     {
         auto *timer = static_cast<SdTimer *>(self);
         timer->armed_ = false;
-        timer->handler_();
+        auto handler = timer->handler_;  // the handler may destroy its timer
+        (*handler)();
         return 0;
     }
     sd_event *event_;
-    EventLoop::Handler handler_;
+    std::shared_ptr<EventLoop::Handler> handler_;
     bool armed_ = false;
     SourceRef ref_;
 };
 
+// A time source already due rather than a defer source: sd-event dispatches pending defer
+// sources without polling epoll, so a deferred that keeps rescheduling itself would starve I/O.
+// A due timer becomes pending only when the loop polls, so it takes turns with I/O.
 class SdDeferred final : public Deferred {
 public:
-    SdDeferred(sd_event *event, EventLoop::Handler handler) : handler_(std::move(handler))
+    SdDeferred(sd_event *event, EventLoop::Handler handler)
+        : handler_(std::make_shared<EventLoop::Handler>(std::move(handler)))
     {
-        check(sd_event_add_defer(event, &ref_.source, &SdDeferred::dispatch, this), "sd_event_add_defer");
+        check(sd_event_add_time(event, &ref_.source, CLOCK_MONOTONIC, 1, 1, &SdDeferred::dispatch, this),
+              "sd_event_add_time");
         sd_event_source_set_enabled(ref_.source, SD_EVENT_OFF);
     }
     void schedule() override { sd_event_source_set_enabled(ref_.source, SD_EVENT_ONESHOT); }
 
 private:
-    static int dispatch(sd_event_source *, void *self)
+    static int dispatch(sd_event_source *, uint64_t, void *self)
     {
-        static_cast<SdDeferred *>(self)->handler_();
+        auto handler = static_cast<SdDeferred *>(self)->handler_;  // it may destroy its deferred
+        (*handler)();
         return 0;
     }
-    EventLoop::Handler handler_;
+    std::shared_ptr<EventLoop::Handler> handler_;
     SourceRef ref_;
 };
 

@@ -119,10 +119,9 @@ StreamConnection::Handlers StreamListener::routedHandlers()
         if (!mayRead()) reading_ = false;
         return reading_;
     };
-    // A client that is done sending may still be reading what is routed to this listener.
-    handlers.onEndOfInput = [this](StreamConnection &connection) {
-        if (&connection == outgoing_ || !isRouteTarget()) connection.closeWhenDrained();
-    };
+    // A client that is done sending is closed once what is buffered for it is written, as most
+    // servers do; per_connection routes are where half-closes are passed on instead.
+    handlers.onEndOfInput = [](StreamConnection &connection) { connection.closeWhenDrained(); };
     handlers.onClosed = [this](StreamConnection &connection, const std::string &reason) {
         if (reason.empty()) {
             logf(LogLevel::Info, "Listener '{}': {} closed", name(), shown(connection.peer()));

@@ -203,6 +203,8 @@ class Daemon:
                     if m:
                         return m
                 if self._eof:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.proc.wait(10)
                     raise TestFailure(f"sockbridged exited (code {self.proc.poll()}) before logging "
                                       f"{what or repr(regex)}")
                 left = deadline - time.monotonic()

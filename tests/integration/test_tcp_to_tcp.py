@@ -1,16 +1,18 @@
 # SPDX-License-Identifier: MIT
 # tcp → tcp with lines framing: every client of the listening out side gets every message.
 import socket
+import struct
+import threading
 
 import harness
-from harness import Daemon, check, check_equal, recv_exactly
+from harness import Daemon, Reader, check, check_equal, recv_exactly
 
 
-def config(port_in, port_out):
+def config(port_in, port_out, out_options=""):
     return f"""\
 listeners:
   in: {{type: tcp, listen: 127.0.0.1:{port_in}, format: lines}}
-  out: {{type: tcp, listen: 127.0.0.1:{port_out}, format: lines}}
+  out: {{type: tcp, listen: 127.0.0.1:{port_out}, format: lines{out_options}}}
 routes:
   - from: in
     to: out
@@ -84,14 +86,77 @@ def test_client_that_leaves_does_not_stop_the_others():
         sender.sendall(b"one\n")
         check_equal(recv_exactly(stays, 4), b"one\n", "first line at the staying client")
         check_equal(recv_exactly(leaves, 4), b"one\n", "first line at the leaving client")
-        left = leaves.getsockname()[1]
-        since = daemon.mark()
         leaves.close()
-        daemon.wait_for_log(rf"Listener 'out': 127\.0\.0\.1:{left} closed", since=since)
-        sender.sendall(b"two\n")
-        check_equal(recv_exactly(stays, 4), b"two\n", "second line at the staying client")
+        # Whenever the daemon notices (at EOF, or when a write to it fails), the others go on.
+        for n in range(100):
+            sender.sendall(b"more %03d\n" % n)
+        expected = b"".join(b"more %03d\n" % n for n in range(100))
+        check_equal(recv_exactly(stays, len(expected)), expected, "lines at the staying client")
         sender.close()
         stays.close()
+
+
+def test_clients_that_reset_while_lines_flow_do_not_stop_the_others():
+    port_in, port_out = harness.free_tcp_port(), harness.free_tcp_port()
+    cfg = config(port_in, port_out) + "    queue: {overflow: block}\n"
+    with harness.temp_dir() as tmp, Daemon(cfg, tmp) as daemon:
+        stays = connect_reader(daemon, port_out)
+        reader = Reader(stays, keep=False)
+        reader.start()
+        # Lines flow all the time, so resets land while the daemon is writing to every client.
+        flood = harness.tcp_connect(port_in)
+        chunk = b"flood line\n" * 1000
+        stop = threading.Event()
+        sent = [0]
+
+        def send_until_stopped():
+            while not stop.is_set():
+                flood.sendall(chunk)
+                sent[0] += len(chunk)
+
+        thread = threading.Thread(target=send_until_stopped, daemon=True)
+        thread.start()
+        try:
+            for i in range(100):
+                leavers = [connect_reader(daemon, port_out) for _ in range(3)]
+                for leaves in leavers:
+                    # Gone abruptly: a reset, not a FIN.
+                    leaves.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    leaves.close()
+                check(daemon.running(), f"sockbridged died (exit {daemon.proc.poll()}) in round {i}")
+        finally:
+            stop.set()
+            thread.join(harness.IO_TIMEOUT)
+        check(not thread.is_alive(), "the flooding sender is stuck")
+        reader.wait_count(sent[0], 60)
+        check_equal(reader.count, sent[0], "bytes at the staying client")
+        reader.stop()
+        flood.close()
+
+
+def test_clients_that_disconnect_do_not_count_against_max_clients():
+    port_in, port_out = harness.free_tcp_port(), harness.free_tcp_port()
+    cfg = config(port_in, port_out, ", max_clients: 2")
+    with harness.temp_dir() as tmp, Daemon(cfg, tmp) as daemon:
+        for _ in range(2):
+            client = connect_reader(daemon, port_out)
+            local = client.getsockname()[1]
+            since = daemon.mark()
+            client.close()
+            # Nothing has been routed to it: its EOF is all the daemon sees.
+            daemon.wait_for_log(rf"Listener 'out': 127\.0\.0\.1:{local} closed", since=since,
+                                what=f"the daemon noticing that client {local} left")
+        # Two clients came and went, so a third must be let in.
+        since = daemon.mark()
+        third = harness.tcp_connect(port_out)
+        m = daemon.wait_for_log(r"Listener 'out': (client 127\.0\.0\.1:\d+ connected|refusing client .*)",
+                                since=since)
+        check(m.group(1).startswith("client"), f"the third client was refused: {m.group(0)}")
+        sender = harness.tcp_connect(port_in)
+        sender.sendall(b"hello\n")
+        check_equal(recv_exactly(third, 6), b"hello\n", "line at the third client")
+        sender.close()
+        third.close()
 
 
 if __name__ == "__main__":
