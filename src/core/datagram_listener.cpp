@@ -54,8 +54,10 @@ void DatagramListener::receive()
     iovec iovs[kBatch];
     sockaddr_storage addresses[kBatch];
     std::vector<Payload> payloads;
-    for (int round = 0; round < 8 && reading_ && !stopped_; ++round) {
-        if (!mayRead()) {
+    // The final read at shutdown takes what the kernel already holds and ignores back-pressure.
+    const int rounds = finalRead_ ? 1024 : 8;
+    for (int round = 0; round < rounds && (finalRead_ || (reading_ && !stopped_)); ++round) {
+        if (!finalRead_ && !mayRead()) {
             reading_ = false;
             updateEvents();
             return;
@@ -180,6 +182,12 @@ void DatagramListener::updateEvents()
 
 void DatagramListener::stopReading()
 {
+    if (stopped_) return;
+    if (fd_) {
+        finalRead_ = true;
+        receive();
+        finalRead_ = false;
+    }
     stopped_ = true;
     updateEvents();
 }

@@ -65,6 +65,7 @@ private:
     std::deque<Outgoing> pending_;
     bool reading_ = true;
     bool stopped_ = false;
+    bool finalRead_ = false;
     bool warnedNoPeer_ = false;
 };
 

@@ -51,6 +51,8 @@ public:
     // A queue into this endpoint got a message: drain() runs once on this loop iteration's end,
     // so everything queued meanwhile is written in one go.
     void notifyInput() { drainSoon_->schedule(); }
+    // Drain right away (a queue into it is filling up within one loop iteration).
+    void drainNow() { drain(); }
     // True when nothing is queued for this endpoint and nothing is buffered inside it.
     bool idle() const { return !hasInput() && flushed(); }
 

@@ -25,6 +25,12 @@ struct Message {
     std::string source;         // name of the listener it came from
     std::string peer;           // "127.0.0.1:5000", "[::1]:5000", "@name", "/path", or ""
     uint64_t connectionId = 0;  // the stream connection it came from, 0 when none
+    // Packets and CAN frames: the pcap link type of `data` (LINKTYPE_ETHERNET = 1, LINKTYPE_RAW
+    // = 101, LINKTYPE_LINUX_SLL2 = 276, LINKTYPE_CAN_SOCKETCAN = 227), the length on the wire
+    // before any snap-length cut, and the interface it was seen on. 0 when not known.
+    uint16_t linkType = 0;
+    uint32_t wireLength = 0;
+    int32_t ifindex = 0;
 
     size_t size() const { return data.size(); }
 };

@@ -17,6 +17,11 @@ void Route::offer(MessagePtr message)
     ++offered_;
     offeredBytes_ += message->size();
     queue_.push(std::move(message));
+    // Normally the target drains once at the end of this loop iteration, so everything a read
+    // produced goes out in one write. A read that yields more than half a queue would overflow
+    // it before that: then the target takes what it can right now.
+    const QueueLimits &limits = queue_.limits();
+    if (queue_.size() * 2 >= limits.maxMessages || queue_.bytes() * 2 >= limits.maxBytes) target_.drainNow();
     target_.notifyInput();
 }
 

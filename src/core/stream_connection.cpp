@@ -14,6 +14,7 @@ namespace sockbridge {
 namespace {
 constexpr size_t kReadSize = 64 * 1024;
 constexpr int kReadsPerWakeup = 16;  // fairness: other sockets get a turn
+constexpr int kFinalReads = 1024;    // 64 MiB: more than any socket receive buffer holds
 }  // namespace
 
 StreamConnection::StreamConnection(EventLoop &loop, UniqueFd fd, std::string peer, uint64_t id,
@@ -52,6 +53,7 @@ void StreamConnection::finishConnect()
         return;
     }
     connecting_ = false;
+    everConnected_ = true;
     if (handlers_.onConnected) handlers_.onConnected(*this);
     if (closed_) return;
     writeSome();
@@ -62,8 +64,11 @@ void StreamConnection::readSome()
 {
     uint8_t buffer[kReadSize];
     std::vector<Payload> messages;
-    for (int i = 0; i < kReadsPerWakeup && !readPaused_ && !readStopped_ && !inputEnded_; ++i) {
-        if (handlers_.mayRead && !handlers_.mayRead()) {
+    // The final read at shutdown takes everything the kernel holds (its buffer bounds it) and
+    // ignores back-pressure: those bytes were already acknowledged to the peer.
+    const int reads = finalRead_ ? kFinalReads : kReadsPerWakeup;
+    for (int i = 0; i < reads && (finalRead_ || (!readPaused_ && !readStopped_)) && !inputEnded_; ++i) {
+        if (!finalRead_ && handlers_.mayRead && !handlers_.mayRead()) {
             pauseReading();
             return;
         }
@@ -87,7 +92,7 @@ void StreamConnection::readSome()
             close(decoder_->error());
             return;
         }
-        if (size_t(n) < sizeof(buffer) && !messageMode_) break;  // drained; saves a recv
+        if (size_t(n) < sizeof(buffer) && !messageMode_ && !finalRead_) break;  // drained; saves a recv
     }
 }
 
@@ -229,6 +234,13 @@ void StreamConnection::resumeReading()
 
 void StreamConnection::stopReading()
 {
+    if (readStopped_ || closed_) return;
+    if (!connecting_) {
+        finalRead_ = true;
+        readSome();
+        finalRead_ = false;
+    }
+    if (closed_) return;
     readStopped_ = true;
     updateEvents();
 }

@@ -47,6 +47,8 @@ public:
     int fd() const { return fd_.get(); }
     bool connected() const { return !connecting_ && !closed_; }
     bool closed() const { return closed_; }
+    // An outgoing connection that completed its connect() at some point.
+    bool everConnected() const { return everConnected_; }
 
     // Encodes and buffers one message (call flush() after a batch). Returns the encoded size.
     size_t send(const Message &message);
@@ -63,7 +65,9 @@ public:
     void close(const std::string &reason);
     void pauseReading();
     void resumeReading();
-    void stopReading();  // for good: shutdown
+    // For good (shutdown): first reads what the kernel already holds for us, so data a peer sent
+    // before the stop is not lost.
+    void stopReading();
 
 private:
     void handleEvents(uint32_t events);
@@ -96,6 +100,8 @@ private:
     bool writeShut_ = false;
     bool closePending_ = false;
     bool closed_ = false;
+    bool everConnected_ = false;
+    bool finalRead_ = false;
 };
 
 }  // namespace sockbridge

@@ -123,7 +123,9 @@ StreamConnection::Handlers StreamListener::routedHandlers()
     // servers do; per_connection routes are where half-closes are passed on instead.
     handlers.onEndOfInput = [](StreamConnection &connection) { connection.closeWhenDrained(); };
     handlers.onClosed = [this](StreamConnection &connection, const std::string &reason) {
-        if (reason.empty()) {
+        if (&connection == outgoing_ && !connection.everConnected()) {
+            // A failed attempt: scheduleReconnect() says so, rate-limited.
+        } else if (reason.empty()) {
             logf(LogLevel::Info, "Listener '{}': {} closed", name(), shown(connection.peer()));
         } else {
             logf(LogLevel::Warning, "Listener '{}': closing {}: {}", name(), shown(connection.peer()), reason);
@@ -142,6 +144,7 @@ StreamConnection::Handlers StreamListener::routedHandlers()
         if (everConnected_) ++counters().reconnects;
         everConnected_ = true;
         nextDelay_ = ops_.backoff.initial;
+        failedAttempts_ = 0;
         notifyInput();
     };
     handlers.onWritable = [this](StreamConnection &) { notifyInput(); };
@@ -167,9 +170,20 @@ void StreamListener::scheduleReconnect(const std::string &why)
     std::uniform_real_distribution<double> spread(0.5, 1.0);
     auto delay = std::chrono::nanoseconds(int64_t(double(nextDelay_.count()) * spread(random_)));
     nextDelay_ = std::min(nextDelay_ * 2, ops_.backoff.max);
-    logf(LogLevel::Warning, "Listener '{}': no connection to {}: {}; retrying in {:.3f}s", name(), ops_.localName,
-         why, double(delay.count()) / 1e9);
+    ++failedAttempts_;
+    // The 1st, 2nd, 4th, 8th... failure of a streak is logged, so a dead peer cannot flood the log.
+    if ((failedAttempts_ & (failedAttempts_ - 1)) == 0)
+        logf(LogLevel::Warning, "Listener '{}': no connection to {} ({} attempts): {}; retrying in {:.3f}s", name(),
+             ops_.localName, failedAttempts_, why, double(delay.count()) / 1e9);
     reconnectTimer_->arm(delay);
+}
+
+std::vector<StreamConnection *> StreamListener::snapshot() const
+{
+    std::vector<StreamConnection *> all;
+    all.reserve(connections_.size());
+    for (const auto &[id, connection] : connections_) all.push_back(connection.get());
+    return all;
 }
 
 bool StreamListener::anyClientFull() const
@@ -192,7 +206,9 @@ void StreamListener::drain()
             if (connection->connected()) connection->send(*message);
         counters().countOut(message->size());
     }
-    for (auto &[id, connection] : connections_) connection->flush();
+    // Writing may close a connection, which leaves connections_: walk a snapshot. Closed ones
+    // stay allocated until the next iteration.
+    for (StreamConnection *connection : snapshot()) connection->flush();
 }
 
 bool StreamListener::flushed() const
@@ -207,7 +223,7 @@ void StreamListener::stopReading()
     stopped_ = true;
     listenWatch_.reset();
     listenFd_.reset();
-    for (auto &[id, connection] : connections_) connection->stopReading();
+    for (StreamConnection *connection : snapshot()) connection->stopReading();
 }
 
 void StreamListener::resumeReading()

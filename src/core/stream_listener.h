@@ -71,6 +71,7 @@ private:
     void acceptPaired(UniqueFd fd, std::string peer);
     void forget(StreamConnection &connection);
     bool anyClientFull() const;
+    std::vector<StreamConnection *> snapshot() const;
 
     const FormatKind &format_;
     FormatOptions options_;
@@ -91,6 +92,7 @@ private:
     std::chrono::nanoseconds nextDelay_{};
     std::mt19937 random_{std::random_device{}()};
     bool everConnected_ = false;
+    uint64_t failedAttempts_ = 0;
 
     StreamListener *pairTarget_ = nullptr;
 };

@@ -13,7 +13,6 @@ short backoff only for things that announce nothing, such as the contents of a f
 
 import contextlib
 import ctypes
-import errno
 import json
 import os
 import re

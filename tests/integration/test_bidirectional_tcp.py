@@ -1,6 +1,5 @@
 # SPDX-License-Identifier: MIT
 # A bidirectional route between a listening and a connecting tcp listener carries bytes both ways.
-import os
 import random
 
 import harness

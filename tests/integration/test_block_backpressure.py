@@ -5,7 +5,6 @@
 import hashlib
 import random
 import select
-import socket
 
 import harness
 from harness import Daemon, Reader, Sender, check, check_equal

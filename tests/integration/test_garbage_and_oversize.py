@@ -6,7 +6,7 @@ import socket
 import struct
 
 import harness
-from harness import Daemon, check, check_equal, recv_until_eof
+from harness import Daemon, check_equal, recv_until_eof
 
 
 def frame(payload):

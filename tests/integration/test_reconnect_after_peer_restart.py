@@ -29,7 +29,7 @@ def test_messages_after_the_peer_restarts_arrive():
         since = daemon.mark()
         upstream.close()
         server.close()
-        daemon.wait_for_log(r"Listener 'out': no connection to 127\.0\.0\.1:\d+: .*; retrying in", since=since)
+        daemon.wait_for_log(r"Listener 'out': no connection to 127\.0\.0\.1:\d+ \(\d+ attempts\): .*; retrying in", since=since)
         # ... and comes back on the same port.
         since = daemon.mark()
         server = harness.tcp_server(port_out)
@@ -54,7 +54,8 @@ def test_messages_queued_while_the_peer_is_down_arrive_once_it_is_up():
     port_in = harness.free_tcp_port()
     port_out = harness.free_tcp_port()  # nobody listens there yet
     with harness.temp_dir() as tmp, Daemon(config(port_in, port_out), tmp) as daemon:
-        daemon.wait_for_log(r"Listener 'out': no connection to 127\.0\.0\.1:\d+: connect failed: Connection refused; retrying in")
+        daemon.wait_for_log(r"Listener 'out': no connection to 127\.0\.0\.1:\d+ \(\d+ attempts\): connect failed: "
+                            r"Connection refused; retrying in")
         sender = harness.tcp_connect(port_in)
         sender.sendall(b"queued 1\nqueued 2\n")
         daemon.wait_counter(lambda c: c["routes"]["in->out"]["messages_in"] == 2, what="2 messages queued")

@@ -98,6 +98,7 @@ routes:
     queue: {{max_messages: 1000000, max_bytes: 256MiB}}
   - from: in
     log: {{path: {log_path}, format: jsonl}}
+    queue: {{max_messages: 1000000, max_bytes: 256MiB}}
 daemon: {{shutdown_timeout: 30s}}
 """
         with Daemon(cfg, tmp) as daemon:

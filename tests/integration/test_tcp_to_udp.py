@@ -1,6 +1,5 @@
 # SPDX-License-Identifier: MIT
 # tcp (lines) → udp peer: each line becomes one datagram, in order, without its terminator.
-import socket
 
 import harness
 from harness import Daemon, check_equal
