@@ -10,7 +10,8 @@ with_tests=0
 packages=(meson ninja-build g++ pkg-config libsystemd-dev libyaml-cpp-dev libfmt-dev libcli11-dev
           nlohmann-json3-dev)
 if [ "$with_tests" = 1 ]; then
-    packages+=(libgtest-dev libgmock-dev python3 iproute2 socat netcat-openbsd procps)
+    packages+=(libgtest-dev libgmock-dev python3 iproute2 socat netcat-openbsd procps
+               qemu-system-x86 busybox-static kmod cpio can-utils xz-utils zstd)
 fi
 
 stage() { printf '== %s\n' "$*"; stage_start=$(date +%s); }

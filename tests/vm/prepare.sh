@@ -26,6 +26,7 @@ done
 if (( ${#need[@]} )); then
     [[ $EUID -eq 0 ]] || die "missing packages (${need[*]}); run as root or install them"
     log "installing ${need[*]}"
+    apt-get -q update >&2 || die "apt-get update failed"
     DEBIAN_FRONTEND=noninteractive apt-get -y -q install --no-install-recommends "${need[@]}" >&2 \
         || die "apt-get install ${need[*]} failed (try apt-get update)"
 fi
@@ -35,8 +36,15 @@ exec 9>"$cache/.lock"
 flock 9
 
 # 2. Kernel: the package linux-image-amd64 currently depends on.
-kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null \
-       | sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1)
+resolve_kernel() {
+    apt-cache depends linux-image-amd64 2>/dev/null \
+        | sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1
+}
+kpkg=$(resolve_kernel)
+if [[ -z $kpkg && $EUID -eq 0 ]]; then
+    apt-get -q update >&2 || die "apt-get update failed"
+    kpkg=$(resolve_kernel)
+fi
 [[ -n $kpkg ]] || die "cannot resolve linux-image-amd64 (apt-get update needed?)"
 kver=${kpkg#linux-image-}
 kdir=$cache/$kver
