@@ -15,13 +15,18 @@ namespace {
 constexpr size_t kReadSize = 64 * 1024;
 constexpr int kReadsPerWakeup = 16;  // fairness: other sockets get a turn
 constexpr int kFinalReads = 1024;    // 64 MiB: more than any socket receive buffer holds
+// Raw payloads at least this big skip a copy: read into the payload itself, written straight from
+// it. Smaller ones are copied to their size (a 64 KiB buffer must not carry a 10-byte message)
+// and batched into one write.
+constexpr size_t kZeroCopyMin = 16 * 1024;
 }  // namespace
 
 StreamConnection::StreamConnection(EventLoop &loop, UniqueFd fd, std::string peer, uint64_t id,
                                    const FormatKind &format, const FormatOptions &options, bool messageMode,
                                    bool connecting, Handlers handlers)
     : loop_(loop), fd_(std::move(fd)), peer_(std::move(peer)), id_(id), decoder_(format.makeDecoder(options)),
-      encoder_(format.makeEncoder(options)), messageMode_(messageMode), connecting_(connecting),
+      encoder_(format.makeEncoder(options)), messageMode_(messageMode), passthrough_(format.passthrough),
+      maxMessage_(options.maxMessage), connecting_(connecting),
       handlers_(std::move(handlers))
 {
     watch_ = loop_.watchIo(fd_.get(), connecting_ ? kWritable : kReadable,
@@ -62,17 +67,18 @@ void StreamConnection::finishConnect()
 
 void StreamConnection::readSome()
 {
-    uint8_t buffer[kReadSize];
-    std::vector<Payload> messages;
     // The final read at shutdown takes everything the kernel holds (its buffer bounds it) and
     // ignores back-pressure: those bytes were already acknowledged to the peer.
     const int reads = finalRead_ ? kFinalReads : kReadsPerWakeup;
+    std::vector<Payload> messages;
+    Payload buffer;
     for (int i = 0; i < reads && (finalRead_ || (!readPaused_ && !readStopped_)) && !inputEnded_; ++i) {
         if (!finalRead_ && handlers_.mayRead && !handlers_.mayRead()) {
             pauseReading();
             return;
         }
-        ssize_t n = ::recv(fd_.get(), buffer, sizeof(buffer), MSG_DONTWAIT);
+        buffer.resize(kReadSize);
+        ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) break;
             close(std::strerror(errno));
@@ -83,16 +89,23 @@ void StreamConnection::readSome()
             return;
         }
         messages.clear();
-        bool ok = decoder_->feed({buffer, size_t(n)}, messages);
-        // A seqpacket socket keeps boundaries: one packet is one message.
-        if (ok && messageMode_) ok = decoder_->finish(messages);
+        bool ok = true;
+        if (passthrough_ && size_t(n) >= kZeroCopyMin && size_t(n) <= maxMessage_) {
+            buffer.resize(size_t(n));
+            messages.push_back(std::move(buffer));
+            buffer = Payload();
+        } else {
+            ok = decoder_->feed({buffer.data(), size_t(n)}, messages);
+            // A seqpacket socket keeps boundaries: one packet is one message.
+            if (ok && messageMode_) ok = decoder_->finish(messages);
+        }
         if (!messages.empty() && handlers_.onMessages) handlers_.onMessages(*this, messages);
         if (closed_) return;
         if (!ok) {
             close(decoder_->error());
             return;
         }
-        if (size_t(n) < sizeof(buffer) && !messageMode_ && !finalRead_) break;  // drained; saves a recv
+        if (size_t(n) < kReadSize && !messageMode_ && !finalRead_) break;  // drained; saves a recv
     }
 }
 
@@ -125,6 +138,16 @@ size_t StreamConnection::send(const Message &message)
         encoded = frame.size();
         outMessageBytes_ += encoded;
         outMessages_.push_back(std::move(frame));
+    } else if (passthrough_ && message.size() >= kZeroCopyMin && buffered() == 0 && !connecting_) {
+        // Straight from the message; only what the socket does not take now is copied.
+        encoded = message.size();
+        ssize_t n = ::send(fd_.get(), message.data.data(), encoded, MSG_DONTWAIT | MSG_NOSIGNAL);
+        size_t sent = n > 0 ? size_t(n) : 0;
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            close(std::strerror(errno));
+            return 0;
+        }
+        out_.insert(out_.end(), message.data.begin() + ptrdiff_t(sent), message.data.end());
     } else {
         size_t before = out_.size();
         encoder_->encode(message, out_);

@@ -85,6 +85,8 @@ private:
     std::unique_ptr<Decoder> decoder_;
     std::unique_ptr<Encoder> encoder_;
     bool messageMode_;
+    bool passthrough_;
+    size_t maxMessage_;
     bool connecting_;
     Handlers handlers_;
 

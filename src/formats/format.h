@@ -54,6 +54,8 @@ struct FormatKind {
     bool framesStream;  // splits a byte stream into messages (raw does not)
     std::unique_ptr<Decoder> (*makeDecoder)(const FormatOptions &);
     std::unique_ptr<Encoder> (*makeEncoder)(const FormatOptions &);
+    // Bytes pass unchanged both ways (raw): the stream path may skip the codec's copies.
+    bool passthrough = false;
 };
 
 // Every format, one row each (formats/registry.cpp).

@@ -24,7 +24,8 @@ std::unique_ptr<Encoder> encoderOf(const FormatOptions &options)
     FormatKind{name, summary, frames, &decoderOf<T>, &encoderOf<T>}
 
 const FormatKind kFormats[] = {
-    FORMAT_ROW(RawFormat, "raw", "bytes as they come; one datagram is one message", false),
+    FormatKind{"raw", "bytes as they come; one datagram is one message", false, &decoderOf<RawFormat>,
+               &encoderOf<RawFormat>, true},
     FORMAT_ROW(LinesFormat, "lines", "newline-terminated lines (\\n or \\r\\n)", true),
     FORMAT_ROW(LengthPrefixedFormat, "length-prefixed", "u32 big-endian length, then the bytes", true),
     FORMAT_ROW(JsonlFormat, "jsonl", "one JSON object a line: ts, source, peer, text or base64", true),

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# Relay benchmarks, sockbridge side by side with socat on the same machine and traffic:
+#   tcp: a TCP->TCP port forwarder carrying one large stream (GB/s, receiver's first byte to EOF)
+#   udp: a UDP->UDP relay of 64-byte datagrams blasted as fast as the sender can (delivered/s, loss)
+# Each figure is the median of --runs runs; the ratio is sockbridge / socat.
+# Usage: bench/relay_bench.py --sockbridged build/src/sockbridged --blast build/bench/blast [--runs 5]
+# (blast is built with the project: bench/blast.cpp)
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+
+def free_port(kind):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_line(proc, expect, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if expect in line:
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited early")
+    raise RuntimeError(f"timed out waiting for {expect!r}")
+
+
+def wait_listening(port, kind, timeout=10):
+    # Polling /proc instead of connecting: socat without fork accepts exactly one client.
+    table = "/proc/net/tcp" if kind == "tcp" else "/proc/net/udp"
+    needle = f":{port:04X} "
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(table) as f:
+            for row in f.readlines()[1:]:
+                fields = row.split()
+                if needle in fields[1] + " " and (kind == "udp" or fields[3] == "0A"):
+                    return
+        time.sleep(0.01)
+    raise RuntimeError(f"nothing listening on {kind} port {port}")
+
+
+class RssSampler(threading.Thread):
+    # socat exits as soon as its one session ends, so its peak is sampled while it runs.
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0, threading.Event()
+
+    def run(self):
+        while not self.done.wait(0.02):
+            try:
+                with open(f"/proc/{self.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            self.peak = max(self.peak, int(line.split()[1]))
+            except OSError:
+                return
+
+    def stop(self):
+        self.done.set()
+        self.join()
+        return self.peak
+
+
+def start_relay(tool, args, kind, in_port, out_port, tmp):
+    if tool == "socat":
+        if kind == "tcp":
+            cmd = ["socat", "-b", "1048576", f"TCP-LISTEN:{in_port},bind=127.0.0.1,reuseaddr",
+                   f"TCP:127.0.0.1:{out_port}"]
+        else:
+            cmd = ["socat", "-u", f"UDP-RECV:{in_port},bind=127.0.0.1", f"UDP-SENDTO:127.0.0.1:{out_port}"]
+        proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+        wait_listening(in_port, kind)
+        return proc
+    if kind == "tcp":
+        config = f"""listeners:
+  front: {{type: tcp, listen: 127.0.0.1:{in_port}}}
+  back: {{type: tcp, connect: 127.0.0.1:{out_port}}}
+routes:
+  - {{from: front, to: back, per_connection: true}}
+daemon: {{log_level: warning}}
+"""
+    else:
+        config = f"""listeners:
+  front: {{type: udp, bind: 127.0.0.1:{in_port}}}
+  back: {{type: udp, peer: 127.0.0.1:{out_port}}}
+routes:
+  - {{from: front, to: back, queue: {{max_messages: 65536}}}}
+daemon: {{log_level: warning}}
+"""
+    path = os.path.join(tmp, "bench.yaml")
+    with open(path, "w") as f:
+        f.write(config)
+    proc = subprocess.Popen([args.sockbridged, "--config", path], stderr=subprocess.DEVNULL)
+    wait_listening(in_port, kind)
+    return proc
+
+
+def run_tcp(tool, args, tmp):
+    in_port, out_port = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_STREAM)
+    sink = subprocess.Popen([args.blast, "tcp-recv", str(out_port)], stdout=subprocess.PIPE, text=True)
+    wait_line(sink, "ready")
+    relay = start_relay(tool, args, "tcp", in_port, out_port, tmp)
+    sampler = RssSampler(relay.pid)
+    sampler.start()
+    try:
+        subprocess.run([args.blast, "tcp-send", "127.0.0.1", str(in_port), str(args.tcp_bytes)], check=True)
+        out, _ = sink.communicate(timeout=120)
+        total, seconds = out.split()
+        rss = sampler.stop()
+    finally:
+        relay.terminate()
+        relay.wait(timeout=10)
+    if int(total) != args.tcp_bytes:
+        raise RuntimeError(f"{tool}: {total} of {args.tcp_bytes} bytes arrived")
+    return int(total) / float(seconds) / 1e9, rss
+
+
+def run_udp(tool, args, tmp):
+    in_port, out_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+    sink = subprocess.Popen([args.blast, "udp-recv", str(out_port), "500"], stdout=subprocess.PIPE, text=True)
+    wait_line(sink, "ready")
+    relay = start_relay(tool, args, "udp", in_port, out_port, tmp)
+    sampler = RssSampler(relay.pid)
+    sampler.start()
+    try:
+        subprocess.run([args.blast, "udp-send", "127.0.0.1", str(in_port), str(args.udp_count), "64"], check=True,
+                       stdout=subprocess.DEVNULL)
+        out, _ = sink.communicate(timeout=120)
+        received, seconds = out.split()
+        rss = sampler.stop()
+    finally:
+        relay.terminate()
+        relay.wait(timeout=10)
+    received = int(received)
+    rate = received / float(seconds) if float(seconds) > 0 else 0.0
+    return rate, 1 - received / args.udp_count, rss
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sockbridged", required=True)
+    parser.add_argument("--blast", required=True)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--tcp-bytes", type=int, default=2 << 30)
+    parser.add_argument("--udp-count", type=int, default=1_000_000)
+    args = parser.parse_args()
+    # Runs alternate between the tools so a noisy moment hurts both alike.
+    runs = {tool: {"tcp": [], "udp": []} for tool in ("sockbridge", "socat")}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.runs):
+            for tool in runs:
+                runs[tool]["tcp"].append(run_tcp(tool, args, tmp))
+                runs[tool]["udp"].append(run_udp(tool, args, tmp))
+    results = {}
+    for tool, r in runs.items():
+        results[tool] = {
+            "tcp_gbps": statistics.median(x[0] for x in r["tcp"]),
+            "tcp_rss": statistics.median(x[1] for x in r["tcp"]),
+            "udp_pps": statistics.median(x[0] for x in r["udp"]),
+            "udp_loss": statistics.median(x[1] for x in r["udp"]),
+            "udp_rss": statistics.median(x[2] for x in r["udp"]),
+        }
+        print(f"{tool}: {results[tool]}", file=sys.stderr)
+    s, o = results["sockbridge"], results["socat"]
+    print(f"| benchmark | sockbridge | socat | ratio |")
+    print(f"|---|---|---|---|")
+    print(f"| TCP->TCP forward, {args.tcp_bytes >> 20} MiB stream (GB/s) | {s['tcp_gbps']:.2f} | {o['tcp_gbps']:.2f} "
+          f"| {s['tcp_gbps'] / o['tcp_gbps']:.2f} |")
+    print(f"| TCP->TCP peak RSS (KiB) | {s['tcp_rss']:.0f} | {o['tcp_rss']:.0f} | {s['tcp_rss'] / o['tcp_rss']:.2f} |")
+    print(f"| UDP->UDP relay, 64-byte datagrams delivered (k/s) | {s['udp_pps'] / 1e3:.0f} | {o['udp_pps'] / 1e3:.0f} "
+          f"| {s['udp_pps'] / o['udp_pps']:.2f} |")
+    print(f"| UDP->UDP loss at the sender's full rate | {s['udp_loss']:.1%} | {o['udp_loss']:.1%} | |")
+    print(f"| UDP->UDP peak RSS (KiB) | {s['udp_rss']:.0f} | {o['udp_rss']:.0f} | {s['udp_rss'] / o['udp_rss']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
