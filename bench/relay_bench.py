@@ -8,6 +8,7 @@
 # (blast is built with the project: bench/blast.cpp)
 import argparse
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -71,6 +72,19 @@ class RssSampler(threading.Thread):
         return self.peak
 
 
+def stop_relay(relay):
+    # The relay's own CPU time (user + system): unlike throughput, it does not depend on what
+    # else the machine is doing at the time.
+    # os.kill, not Popen's methods: they would reap an exited socat before wait4 sees its usage.
+    try:
+        os.kill(relay.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    _, _, usage = os.wait4(relay.pid, 0)
+    relay.returncode = 0
+    return usage.ru_utime + usage.ru_stime
+
+
 def start_relay(tool, args, kind, in_port, out_port, tmp):
     if tool == "socat":
         if kind == "tcp":
@@ -118,11 +132,10 @@ def run_tcp(tool, args, tmp):
         total, seconds = out.split()
         rss = sampler.stop()
     finally:
-        relay.terminate()
-        relay.wait(timeout=10)
+        cpu = stop_relay(relay)
     if int(total) != args.tcp_bytes:
         raise RuntimeError(f"{tool}: {total} of {args.tcp_bytes} bytes arrived")
-    return int(total) / float(seconds) / 1e9, rss
+    return int(total) / float(seconds) / 1e9, rss, cpu / (int(total) / 1e9)
 
 
 def run_udp(tool, args, tmp):
@@ -139,11 +152,10 @@ def run_udp(tool, args, tmp):
         received, seconds = out.split()
         rss = sampler.stop()
     finally:
-        relay.terminate()
-        relay.wait(timeout=10)
+        cpu = stop_relay(relay)
     received = int(received)
     rate = received / float(seconds) if float(seconds) > 0 else 0.0
-    return rate, 1 - received / args.udp_count, rss
+    return rate, 1 - received / args.udp_count, rss, cpu / max(received, 1) * 1e6
 
 
 def main():
@@ -166,6 +178,8 @@ def main():
         results[tool] = {
             "tcp_gbps": statistics.median(x[0] for x in r["tcp"]),
             "tcp_rss": statistics.median(x[1] for x in r["tcp"]),
+            "tcp_cpu": statistics.median(x[2] for x in r["tcp"]),
+            "udp_cpu": statistics.median(x[3] for x in r["udp"]),
             "udp_pps": statistics.median(x[0] for x in r["udp"]),
             "udp_loss": statistics.median(x[1] for x in r["udp"]),
             "udp_rss": statistics.median(x[2] for x in r["udp"]),
@@ -176,9 +190,13 @@ def main():
     print(f"|---|---|---|---|")
     print(f"| TCP->TCP forward, {args.tcp_bytes >> 20} MiB stream (GB/s) | {s['tcp_gbps']:.2f} | {o['tcp_gbps']:.2f} "
           f"| {s['tcp_gbps'] / o['tcp_gbps']:.2f} |")
+    print(f"| TCP->TCP relay CPU time per GB (s, lower is better) | {s['tcp_cpu']:.3f} | {o['tcp_cpu']:.3f} "
+          f"| {s['tcp_cpu'] / o['tcp_cpu']:.2f} |")
     print(f"| TCP->TCP peak RSS (KiB) | {s['tcp_rss']:.0f} | {o['tcp_rss']:.0f} | {s['tcp_rss'] / o['tcp_rss']:.2f} |")
     print(f"| UDP->UDP relay, 64-byte datagrams delivered (k/s) | {s['udp_pps'] / 1e3:.0f} | {o['udp_pps'] / 1e3:.0f} "
           f"| {s['udp_pps'] / o['udp_pps']:.2f} |")
+    print(f"| UDP->UDP relay CPU time per delivered datagram (µs, lower is better) | {s['udp_cpu']:.2f} "
+          f"| {o['udp_cpu']:.2f} | {s['udp_cpu'] / o['udp_cpu']:.2f} |")
     print(f"| UDP->UDP loss at the sender's full rate | {s['udp_loss']:.1%} | {o['udp_loss']:.1%} | |")
     print(f"| UDP->UDP peak RSS (KiB) | {s['udp_rss']:.0f} | {o['udp_rss']:.0f} | {s['udp_rss'] / o['udp_rss']:.2f} |")
 

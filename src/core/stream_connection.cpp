@@ -2,6 +2,7 @@
 // StreamConnection: non-blocking reads through a decoder, buffered writes, half-close.
 #include "core/stream_connection.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -33,9 +34,12 @@ StreamConnection::StreamConnection(EventLoop &loop, UniqueFd fd, std::string pee
                            [this](uint32_t events) { handleEvents(events); });
 }
 
-StreamConnection::~StreamConnection() = default;
+StreamConnection::~StreamConnection() { unlinkSplice(); }
 
-size_t StreamConnection::buffered() const { return out_.size() - outOffset_ + outMessageBytes_; }
+size_t StreamConnection::buffered() const
+{
+    return out_.size() - outOffset_ + outMessageBytes_ + (spliceSource_ ? spliceSource_->pipeBytes_ : 0);
+}
 
 void StreamConnection::handleEvents(uint32_t events)
 {
@@ -67,6 +71,10 @@ void StreamConnection::finishConnect()
 
 void StreamConnection::readSome()
 {
+    if (spliceTarget_ && !finalRead_) {
+        spliceIn();
+        return;
+    }
     // The final read at shutdown takes everything the kernel holds (its buffer bounds it) and
     // ignores back-pressure: those bytes were already acknowledged to the peer.
     const int reads = finalRead_ ? kFinalReads : kReadsPerWakeup;
@@ -183,6 +191,11 @@ void StreamConnection::writeSome()
     if (outOffset_ == out_.size()) {
         out_.clear();
         outOffset_ = 0;
+        // Spliced bytes came after everything in out_, so they go after it too.
+        if (spliceSource_ && spliceSource_->pipeBytes_ > 0) {
+            pushSplicedBytes();
+            if (closed_) return;
+        }
     } else if (outOffset_ > kHighWater) {
         out_.erase(out_.begin(), out_.begin() + ptrdiff_t(outOffset_));  // keep the buffer from creeping
         outOffset_ = 0;
@@ -236,6 +249,8 @@ void StreamConnection::closeWhenDrained()
 void StreamConnection::close(const std::string &reason)
 {
     if (closed_) return;
+    moveSplicedBytesToTarget();  // what this side read must still reach the other
+    unlinkSplice();
     closed_ = true;
     watch_.reset();
     fd_.reset();
@@ -258,6 +273,7 @@ void StreamConnection::resumeReading()
 void StreamConnection::stopReading()
 {
     if (readStopped_ || closed_) return;
+    moveSplicedBytesToTarget();  // the final read below goes the copying way, after these
     if (!connecting_) {
         finalRead_ = true;
         readSome();
@@ -266,6 +282,99 @@ void StreamConnection::stopReading()
     if (closed_) return;
     readStopped_ = true;
     updateEvents();
+}
+
+}  // namespace sockbridge
+
+namespace sockbridge {
+
+namespace {
+constexpr size_t kPipeSize = 1024 * 1024;
+}  // namespace
+
+bool StreamConnection::spliceTo(StreamConnection &target)
+{
+    if (!passthrough_ || !target.passthrough_ || messageMode_ || target.messageMode_ || spliceTarget_ ||
+        target.spliceSource_)
+        return false;
+    int fds[2];
+    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return false;
+    pipeRead_.reset(fds[0]);
+    pipeWrite_.reset(fds[1]);
+    // A bigger pipe moves more per system call; the default (64 KiB) still works.
+    (void)::fcntl(pipeWrite_.get(), F_SETPIPE_SZ, int(kPipeSize));
+    spliceTarget_ = &target;
+    target.spliceSource_ = this;
+    return true;
+}
+
+// Only an empty pipe is filled, so EAGAIN from the socket means it has nothing more for now.
+void StreamConnection::spliceIn()
+{
+    for (int i = 0; i < kReadsPerWakeup && !readPaused_ && !readStopped_ && !inputEnded_; ++i) {
+        if (!spliceTarget_ || spliceTarget_->closed()) return;
+        if (pipeBytes_ > 0) {
+            pauseReading();  // the target resumes us once it has taken the pipe's bytes
+            return;
+        }
+        ssize_t n = ::splice(fd_.get(), nullptr, pipeWrite_.get(), nullptr, kPipeSize,
+                             SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) return;
+            close(std::strerror(errno));
+            return;
+        }
+        if (n == 0) {
+            endOfInput();
+            return;
+        }
+        pipeBytes_ += size_t(n);
+        if (handlers_.onSpliced) handlers_.onSpliced(*this, size_t(n));
+        spliceTarget_->writeSome();
+        if (closed_) return;
+    }
+}
+
+// Called on the target: moves the source's piped bytes into this socket.
+void StreamConnection::pushSplicedBytes()
+{
+    StreamConnection &source = *spliceSource_;
+    while (source.pipeBytes_ > 0) {
+        ssize_t n = ::splice(source.pipeRead_.get(), nullptr, fd_.get(), nullptr, source.pipeBytes_,
+                             SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) return;
+            close(std::strerror(errno));
+            return;
+        }
+        source.pipeBytes_ -= size_t(n);
+    }
+    source.resumeReading();
+}
+
+// The copying path takes over (shutdown, or this side closing): bytes still in the pipe move to
+// the target's write buffer, ahead of anything read later.
+void StreamConnection::moveSplicedBytesToTarget()
+{
+    if (!spliceTarget_ || pipeBytes_ == 0) return;
+    std::vector<uint8_t> &out = spliceTarget_->out_;
+    while (pipeBytes_ > 0) {
+        size_t at = out.size();
+        out.resize(at + pipeBytes_);
+        ssize_t n = ::read(pipeRead_.get(), out.data() + at, pipeBytes_);
+        out.resize(at + size_t(std::max<ssize_t>(n, 0)));
+        if (n <= 0) break;
+        pipeBytes_ -= size_t(n);
+    }
+    spliceTarget_->updateEvents();
+}
+
+void StreamConnection::unlinkSplice()
+{
+    if (spliceTarget_) spliceTarget_->spliceSource_ = nullptr;
+    if (spliceSource_) spliceSource_->spliceTarget_ = nullptr;
+    spliceTarget_ = nullptr;
+    spliceSource_ = nullptr;
 }
 
 }  // namespace sockbridge

@@ -31,6 +31,8 @@ public:
         std::function<void(StreamConnection &)> onWritable;
         // Asked before each read: false pauses reading until resumeReading().
         std::function<bool()> mayRead;
+        // Bytes moved to the splice target without passing through user space (for counters).
+        std::function<void(StreamConnection &, size_t bytes)> onSpliced;
     };
 
     static constexpr size_t kHighWater = 256 * 1024;
@@ -69,6 +71,11 @@ public:
     // before the stop is not lost.
     void stopReading();
 
+    // per_connection pairs of raw streams: bytes read here go to `target` through a pipe with
+    // splice(2), never copied to user space. False (and nothing changes) when either side is not
+    // a raw byte stream or no pipe could be made.
+    bool spliceTo(StreamConnection &target);
+
 private:
     void handleEvents(uint32_t events);
     void finishConnect();
@@ -76,6 +83,10 @@ private:
     void writeSome();
     void updateEvents();
     void endOfInput();
+    void spliceIn();
+    void pushSplicedBytes();
+    void moveSplicedBytesToTarget();
+    void unlinkSplice();
 
     EventLoop &loop_;
     UniqueFd fd_;
@@ -104,6 +115,13 @@ private:
     bool closed_ = false;
     bool everConnected_ = false;
     bool finalRead_ = false;
+
+    // splice: this connection's bytes wait in the pipe until spliceTarget_ can take them.
+    StreamConnection *spliceTarget_ = nullptr;
+    StreamConnection *spliceSource_ = nullptr;
+    UniqueFd pipeRead_;
+    UniqueFd pipeWrite_;
+    size_t pipeBytes_ = 0;
 };
 
 }  // namespace sockbridge

@@ -299,6 +299,10 @@ void StreamListener::acceptPaired(UniqueFd fd, std::string peer)
         h.onEndOfInput = [link](StreamConnection &c) {
             if (StreamConnection *partner = link->partnerOf(c)) partner->shutdownWriteWhenDrained();
         };
+        h.onSpliced = [&mine, &theirs](StreamConnection &, size_t bytes) {
+            mine.countIn(bytes);
+            theirs.countOut(bytes);
+        };
         h.onWritable = [link](StreamConnection &c) {
             if (StreamConnection *partner = link->partnerOf(c)) partner->resumeReading();
         };
@@ -320,7 +324,13 @@ void StreamListener::acceptPaired(UniqueFd fd, std::string peer)
     StreamConnection &client = adopt(std::move(fd), std::move(peer), false, handlersFor(true));
     link->accepted = &client;
     link->outgoing = target.openOnDemand(handlersFor(false));
-    if (!link->outgoing) client.close(fmt::format("cannot connect to {}", target.describe()));
+    if (!link->outgoing) {
+        client.close(fmt::format("cannot connect to {}", target.describe()));
+        return;
+    }
+    // Raw on both sides: the kernel moves the bytes (splice), user space never copies them.
+    client.spliceTo(*link->outgoing);
+    link->outgoing->spliceTo(client);
 }
 
 }  // namespace sockbridge
