@@ -7,31 +7,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "formats/format.h"
 #include "formats/jsonl_format.h"
+#include "format_test_helpers.h"
 
 using namespace sockbridge;
+using sockbridge::test::bytesOf;
+using sockbridge::test::payloadsOf;
+using sockbridge::test::stringOf;
 using ::testing::StartsWith;
 
 namespace {
-
-Payload bytesOf(std::string_view s)
-{
-    return Payload(s.begin(), s.end());
-}
-
-std::vector<Payload> payloadsOf(std::initializer_list<std::string_view> list)
-{
-    std::vector<Payload> payloads;
-    for (std::string_view s : list)
-        payloads.push_back(bytesOf(s));
-    return payloads;
-}
-
-std::string stringOf(const std::vector<uint8_t> &bytes)
-{
-    return std::string(bytes.begin(), bytes.end());
-}
 
 Message messageOf(Payload data)
 {

@@ -6,17 +6,13 @@
 
 #include <gtest/gtest.h>
 
-#include "formats/format.h"
 #include "formats/length_prefixed_format.h"
+#include "format_test_helpers.h"
 
 using namespace sockbridge;
+using sockbridge::test::bytesOf;
 
 namespace {
-
-Payload bytesOf(std::string_view s)
-{
-    return Payload(s.begin(), s.end());
-}
 
 Payload concat(std::initializer_list<Payload> parts)
 {

@@ -6,25 +6,14 @@
 
 #include <gtest/gtest.h>
 
-#include "formats/format.h"
 #include "formats/raw_format.h"
+#include "format_test_helpers.h"
 
 using namespace sockbridge;
+using sockbridge::test::bytesOf;
+using sockbridge::test::payloadsOf;
 
 namespace {
-
-Payload bytesOf(std::string_view s)
-{
-    return Payload(s.begin(), s.end());
-}
-
-std::vector<Payload> payloadsOf(std::initializer_list<std::string_view> list)
-{
-    std::vector<Payload> payloads;
-    for (std::string_view s : list)
-        payloads.push_back(bytesOf(s));
-    return payloads;
-}
 
 }  // namespace
 
