@@ -14,10 +14,6 @@ using sockbridge::test::bytesOf;
 using sockbridge::test::payloadsOf;
 using sockbridge::test::stringOf;
 
-namespace {
-
-}  // namespace
-
 TEST(LinesFormat, IsRegisteredAsFramingStreams)
 {
     const FormatKind *kind = findFormat("lines");

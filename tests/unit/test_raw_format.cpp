@@ -13,10 +13,6 @@ using namespace sockbridge;
 using sockbridge::test::bytesOf;
 using sockbridge::test::payloadsOf;
 
-namespace {
-
-}  // namespace
-
 TEST(RawFormat, IsRegisteredAsNotFramingStreams)
 {
     const FormatKind *kind = findFormat("raw");
