@@ -26,6 +26,9 @@ const KeySpec kKeys[] = {
     {"multicast", "map", "", "{group, interface, ttl: 1, loop: true}: join 'group' on 'bind'; options for sending"},
     {"broadcast", "bool", "false", "SO_BROADCAST: allow sending to a broadcast address (IPv4)"},
     {"reuse_port", "bool", "false (true for multicast receivers)", "SO_REUSEADDR and SO_REUSEPORT on 'bind'"},
+    {"receive_buffer", "size", "the kernel's (net.core.rmem_default)",
+     "SO_RCVBUF(FORCE): room for bursts before the kernel drops datagrams; raise it for high rates"},
+    {"send_buffer", "size", "the kernel's (net.core.wmem_default)", "SO_SNDBUF(FORCE)"},
 };
 
 constexpr std::string_view kMulticastKeys[] = {"group", "interface", "ttl", "loop"};
@@ -48,6 +51,8 @@ public:
     std::optional<Multicast> multicast;
     bool broadcast = false;
     bool reusePort = false;
+    int receiveBuffer = 0;  // 0: the kernel's default
+    int sendBuffer = 0;
     bool joinsGroup = false;  // a multicast receiver: bound to the group's port
 
     Transport transport() const override { return Transport::Datagram; }
@@ -137,6 +142,14 @@ const char *setSendOptions(int fd, int family, const Multicast &multicast)
     return nullptr;
 }
 
+// The FORCE variant passes the sysctl cap (it needs CAP_NET_ADMIN); without it the kernel caps
+// the plain one at net.core.rmem_max / wmem_max.
+bool setBufferSize(int fd, int forced, int plain, int bytes)
+{
+    return setsockopt(fd, SOL_SOCKET, forced, &bytes, sizeof(bytes)) == 0 ||
+           setsockopt(fd, SOL_SOCKET, plain, &bytes, sizeof(bytes)) == 0;
+}
+
 std::unique_ptr<Listener> UdpListenerSpec::create(EventLoop &loop) const
 {
     DatagramSocketOps ops;
@@ -144,7 +157,8 @@ std::unique_ptr<Listener> UdpListenerSpec::create(EventLoop &loop) const
     ops.replyToLastSender = replyToLastSender;
     ops.localName = local.toString();
     ops.open = [local = local, multicast = multicast, broadcast = broadcast, reusePort = reusePort,
-                joinsGroup = joinsGroup, listenerName = name]() {
+                joinsGroup = joinsGroup, listenerName = name, receiveBuffer = receiveBuffer,
+                sendBuffer = sendBuffer]() {
         auto fail = [&](std::string_view verb, const std::string &what, std::string_view hint = {}) {
             throw StartupError(fmt::format("Failed to {} '{}' for listener '{}': {}{}", verb, what, listenerName,
                                            std::strerror(errno), hint));
@@ -158,6 +172,10 @@ std::unique_ptr<Listener> UdpListenerSpec::create(EventLoop &loop) const
             fail("set SO_REUSEPORT on", local.toString());
         if (broadcast && setsockopt(fd.get(), SOL_SOCKET, SO_BROADCAST, &on, sizeof(on)) < 0)
             fail("set SO_BROADCAST on", local.toString());
+        if (receiveBuffer && !setBufferSize(fd.get(), SO_RCVBUFFORCE, SO_RCVBUF, receiveBuffer))
+            fail("set the receive buffer of", local.toString());
+        if (sendBuffer && !setBufferSize(fd.get(), SO_SNDBUFFORCE, SO_SNDBUF, sendBuffer))
+            fail("set the send buffer of", local.toString());
         if (::bind(fd.get(), local.get(), local.length) < 0) fail("bind", local.toString());
         if (multicast) {
             if (const char *option = setSendOptions(fd.get(), local.family(), *multicast))
@@ -270,6 +288,13 @@ std::unique_ptr<ListenerSpec> parseUdpListener(OptionReader &reader)
 
     // Two receivers of one group on one host must both bind the group's port.
     spec->reusePort = reader.boolean("reuse_port").value_or(spec->joinsGroup);
+    for (auto [key, field] : {std::pair{"receive_buffer", &spec->receiveBuffer}, {"send_buffer", &spec->sendBuffer}}) {
+        auto bytes = reader.size(key);
+        if (bytes && (*bytes < 4096 || *bytes > (1u << 30)))
+            reader.error(key, fmt::format("'{}' must be between 4KiB and 1GiB", key));
+        else if (bytes)
+            *field = int(*bytes);
+    }
     return spec;
 }
 

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: MIT
-# UDP and TCP over IPv6 loopback, and UDP broadcast on a subnet of a private network namespace.
+# UDP and TCP over IPv6 loopback, UDP broadcast on a subnet of a private network namespace, and
+# the UDP receive buffer option.
+import re
 import socket
 
 import harness
-from harness import Daemon, check_equal
+from harness import Daemon, check, check_equal
 
 
 def test_ipv6_tcp_lines_become_ipv6_udp_datagrams():
@@ -62,6 +64,24 @@ routes:
             check_equal(counters["listeners"]["everyone"]["messages_out"], 1, "broadcasts sent")
             check_equal(counters["listeners"]["everyone"]["errors"], 0, "send errors")
         receiver.close()
+
+
+def test_receive_buffer_is_applied():
+    # ss reports the socket's receive buffer as skmem rb (the kernel doubles what was asked).
+    port = harness.free_udp_port()
+    with harness.temp_dir() as tmp:
+        cfg = f"""\
+listeners:
+  in: {{type: udp, bind: 127.0.0.1:{port}, receive_buffer: 8MiB}}
+routes:
+  - from: in
+    log: {{path: {tmp}/in.log}}
+"""
+        with Daemon(cfg, tmp):
+            out = harness.run(["ss", "-u", "-a", "-n", "-m", "sport", "=", f":{port}"]).stdout.decode()
+        match = re.search(r"skmem:\(r\d+,rb(\d+)", out)
+        check(match is not None, f"ss shows the socket's memory: {out!r}")
+        check(int(match.group(1)) >= 8 << 20, f"receive buffer {match.group(1)} >= 8 MiB")
 
 
 if __name__ == "__main__":
