@@ -30,6 +30,7 @@ listeners:
     type: packet
     interface: {interface}
     direction: in
+    snaplen: 128
     filter: "udp dst port {port}"
     ring: {TINY_RING}
 routes:

@@ -236,7 +236,8 @@ def test_snap_length_cuts_frames_and_keeps_their_length():
                 daemon.wait_counter(lambda c: netns.captured(c, "cap") >= len(sizes), what="4 captured")
                 check_equal(daemon.stop(), 0, "exit code")
         f = netns.load_pcap(pcap, linktype=netns.LINKTYPE_ETHERNET)
-        check_equal(f.snaplen, 96, "snap length in the pcap header")
+        # The header's snap length only has to cover every record (one log may take several listeners).
+        check(f.snaplen >= 96, f"snap length in the pcap header {f.snaplen} is below the records' 96")
         check_equal([(p.caplen, p.length) for p in f.packets], [(min(96, 42 + n), 42 + n) for n in sizes],
                     "(caplen, len) of each frame")
         for p, payload in zip(f.packets, payloads):

@@ -79,6 +79,13 @@ def frames_from(tap_socket, count, predicate, timeout=harness.IO_TIMEOUT):
     return out
 
 
+def udp_checksum_errors(host):
+    """The InCsumErrors of host's UDP counters (/proc/net/snmp)."""
+    lines = [line.split() for line in host.run(["cat", "/proc/net/snmp"]).stdout.decode().splitlines()
+             if line.startswith("Udp:")]
+    return int(lines[1][lines[0].index("InCsumErrors")])
+
+
 def test_filtered_frames_cross_the_bridge_unchanged_and_others_do_not():
     with netns.Network() as net, harness.temp_dir() as tmp:
         a, m, c, am, ma, mc, cm = bridge(net)
@@ -106,6 +113,7 @@ def test_filtered_frames_cross_the_bridge_unchanged_and_others_do_not():
                     reply = netns.ping(a, C, 0xB0B0, seq, b"across the bridge %d" % seq)
                     check_equal(reply[8:], b"across the bridge %d" % seq, "echo reply payload")
                 harness.assert_no_datagram(unwanted)
+                check_equal(udp_checksum_errors(c), 0, "UDP checksum errors at c")
                 daemon.wait_counter(
                     lambda x: x["listeners"]["east"]["messages_out"] >= len(payloads) + 3, what="injected frames")
                 check_equal(daemon.stop(), 0, "exit code")
@@ -133,14 +141,18 @@ def test_bridge_carries_tcp_and_udp_with_offloaded_checksums():
             with Daemon(config(ma.name, mc.name, bpf), tmp, wrapper=m.wrapper) as daemon:
                 payloads = [b"checksummed %d" % i for i in range(5)]
                 source = netns.send_udp(a, (C, port), payloads)
+                # The daemon's own count says when the frames went out: then they arrive at once or never.
+                daemon.wait_counter(lambda x: x["listeners"]["east"]["messages_out"] >= len(payloads),
+                                    what="the datagrams injected towards c")
                 for expected in payloads:
-                    wanted.settimeout(harness.IO_TIMEOUT)
+                    wanted.settimeout(5.0)
                     try:
                         data, sender = wanted.recvfrom(65535)
                     except socket.timeout:
                         raise harness.TestFailure(
-                            "no datagram at c: the bridged UDP frame was dropped there (a checksum left "
-                            "for offload was not completed before injecting?)")
+                            f"no datagram at c 5s after it was injected; c's UDP InCsumErrors: "
+                            f"{udp_checksum_errors(c)} (a checksum left for offload, not completed before "
+                            "injecting, makes c drop the frame)")
                     check_equal((data, sender), (expected, source), "datagram at c")
                 request, response = b"over a userspace bridge\n" * 200, b"and back\n" * 300
                 netns.tcp_exchange(a, c, C, tcp_port, request, response)

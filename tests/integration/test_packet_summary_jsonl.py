@@ -5,6 +5,7 @@
 # a VLAN tag, and a frame cut by the snap length.
 import os
 import socket
+import struct
 
 import harness
 import netns
@@ -12,7 +13,7 @@ from harness import Daemon, check, check_equal
 
 A4, B4 = "192.0.2.1", "192.0.2.2"
 A6, B6 = "2001:db8:5::1", "2001:db8:5::2"
-VA, VB = "198.51.100.1", "198.51.100.2"   # on VLAN 7 over the same veth
+VA, VB = "198.51.100.1", "198.51.100.2"   # inside the VLAN-tagged frames
 
 
 def config(interface, pcap_path, jsonl_path, bpf, snaplen=None):
@@ -114,41 +115,52 @@ def test_summary_fields_match_each_frame():
               f"interface of every record is {lb.name}: {set(str(r.get('interface')) for r in records)}")
 
 
+def udp_frame(src_mac, dst_mac, src, dst, sport, dport, payload, vlan=None):
+    """An Ethernet frame (802.1Q-tagged when `vlan` is set) holding IPv4/UDP, checksums complete."""
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 17, len(udp))
+    udp = udp[:6] + struct.pack("!H", netns.checksum(pseudo + udp) or 0xFFFF) + udp[8:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, socket.inet_aton(src),
+                     socket.inet_aton(dst))
+    ip = ip[:10] + struct.pack("!H", netns.checksum(ip)) + ip[12:]
+    tag = struct.pack("!HH", 0x8100, vlan) if vlan is not None else b""
+    return bytes.fromhex(dst_mac.replace(":", "")) + bytes.fromhex(src_mac.replace(":", "")) + tag + \
+        b"\x08\x00" + ip + udp
+
+
 def test_summary_of_vlan_tagged_and_snapped_frames():
+    """A tagged frame (sent whole from a packet socket in a): the receiving kernel moves the tag
+    out of the frame into metadata before packet sockets see it; the capture must put it back, and
+    a tcpdump-style "vlan 7" filter must match it as it does in tcpdump."""
     with netns.Network() as net, harness.temp_dir() as tmp:
         a, b = net.host("a"), net.host("b")
         la, lb = net.link(a, b)
-        a.ip("link", "add", "link", la.name, "name", "va7", "type", "vlan", "id", "7")
-        b.ip("link", "add", "link", lb.name, "name", "vb7", "type", "vlan", "id", "7")
-        a.ip("addr", "add", f"{VA}/24", "dev", "va7")
-        b.ip("addr", "add", f"{VB}/24", "dev", "vb7")
         net.up()
-        for host, name in ((a, "va7"), (b, "vb7")):
-            host.ip("link", "set", name, "up")
-        a.ip("neigh", "replace", VB, "lladdr", lb.mac, "dev", "va7", "nud", "permanent")
-        b.ip("neigh", "replace", VA, "lladdr", la.mac, "dev", "vb7", "nud", "permanent")
         pcap, jsonl = os.path.join(tmp, "v.pcap"), os.path.join(tmp, "v.jsonl")
-        with b.socket() as r:
-            r.bind((VB, 0))
-            port = r.getsockname()[1]
-            # On the veth itself (not vb7): the frames carry the tag; libpcap filters see it with "vlan".
-            with Daemon(config(lb.name, pcap, jsonl, f"vlan 7 and udp port {port}", snaplen=50), tmp,
-                        wrapper=b.wrapper) as daemon:
-                src = netns.send_udp(a, (VB, port), [b"tagged " + b"t" * 100])
-                harness.recv_datagram(r)
-                daemon.wait_counter(lambda c: netns.captured(c, "cap") >= 1, what="the tagged frame")
-                check_equal(daemon.stop(), 0, "exit code")
+        port = 7007
+        payload = b"tagged " + b"t" * 100
+        frame = udp_frame(la.mac, lb.mac, VA, VB, 5555, port, payload, vlan=7)
+        with Daemon(config(lb.name, pcap, jsonl, f"vlan 7 and udp port {port}", snaplen=64), tmp,
+                    wrapper=b.wrapper) as daemon:
+            with a.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+                s.bind((la.name, 0))
+                s.send(udp_frame(la.mac, lb.mac, VA, VB, 5555, port, b"untagged: not matched"))
+                s.send(udp_frame(la.mac, lb.mac, VA, VB, 5555, port, b"vlan 8: not matched", vlan=8))
+                s.send(frame)
+            daemon.wait_counter(lambda c: netns.captured(c, "cap") >= 1, what="the tagged frame")
+            check_equal(daemon.stop(), 0, "exit code")
+        check_equal(netns.captured(daemon.final_counters(), "cap"), 1, "captured: only the VLAN 7 frame")
         f = netns.load_pcap(pcap, linktype=netns.LINKTYPE_ETHERNET)
         check_equal(len(f.packets), 1, "frames in the pcap")
         p = f.packets[0]
-        check_equal((p.caplen, p.length), (50, 18 + 20 + 8 + 107), "caplen and len of the tagged frame")
-        check_equal(p.data[12:16], b"\x81\x00\x00\x07", "the 802.1Q tag in the pcap frame (TPID, VLAN 7)")
+        check_equal((p.caplen, p.length), (64, len(frame)), "caplen and len of the tagged frame")
+        check_equal(p.data, frame[:64], "the captured frame: as sent, tag included, cut at 64 bytes")
         records = harness.read_jsonl(jsonl)
         check_equal(len(records), 1, "jsonl records")
         rec = records[0]
         for key, value in {"vlan": [7], "ethertype": "0x0800", "l3": "ipv4", "src": VA, "dst": VB,
-                           "proto": "udp", "src_port": src[1], "dst_port": port, "len": p.length,
-                           "caplen": 50, "src_mac": la.mac, "dst_mac": lb.mac}.items():
+                           "proto": "udp", "src_port": 5555, "dst_port": port, "len": len(frame),
+                           "caplen": 64, "src_mac": la.mac, "dst_mac": lb.mac}.items():
             check_equal(rec.get(key), value, f"'{key}' of {rec}")
         lines = netns.tcpdump_read(pcap, ["-e"], expect_packets=1)
         check("vlan 7" in lines[0], f"tcpdump -e shows the VLAN: {lines[0]}")
