@@ -54,6 +54,9 @@ struct FormatKind {
     bool framesStream;  // splits a byte stream into messages (raw does not)
     std::unique_ptr<Decoder> (*makeDecoder)(const FormatOptions &);
     std::unique_ptr<Encoder> (*makeEncoder)(const FormatOptions &);
+    // Writes messages but cannot read them back (a summary): its decoder fails every input, so
+    // the config refuses it on a listener that routes read from.
+    bool encodeOnly = false;
 };
 
 // Every format, one row each (formats/registry.cpp).

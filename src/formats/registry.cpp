@@ -4,6 +4,7 @@
 #include "formats/jsonl_format.h"
 #include "formats/length_prefixed_format.h"
 #include "formats/lines_format.h"
+#include "formats/packet_summary_format.h"
 #include "formats/raw_format.h"
 
 namespace sockbridge {
@@ -28,6 +29,8 @@ const FormatKind kFormats[] = {
     FORMAT_ROW(LinesFormat, "lines", "newline-terminated lines (\\n or \\r\\n)", true),
     FORMAT_ROW(LengthPrefixedFormat, "length-prefixed", "u32 big-endian length, then the bytes", true),
     FORMAT_ROW(JsonlFormat, "jsonl", "one JSON object a line: ts, source, peer, text or base64", true),
+    FormatKind{"packet-jsonl", "output only: one JSON line per packet decoding its Ethernet/IP/TCP/UDP headers",
+               true, &decoderOf<PacketSummaryFormat>, &encoderOf<PacketSummaryFormat>, true},
 };
 #undef FORMAT_ROW
 }  // namespace
