@@ -77,10 +77,19 @@ def _remove_stale_namespaces():
         if not m:
             continue
         pid = int(m.group(2))
-        if pid == os.getpid() or os.path.exists(f"/proc/{pid}"):
+        if pid == os.getpid() or _alive(pid):
             continue
         _kill_namespace_processes(m.group(1))
         _run(["ip", "netns", "del", m.group(1)], check_rc=False)
+
+
+def _alive(pid):
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
 
 
 def _kill_namespace_processes(ns):
@@ -668,7 +677,7 @@ TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 # tcpdump and tshark
 
 
-def tcpdump_read(path, extra=(), expect_packets=None, host=None):
+def tcpdump_read(path, extra=(), expect_packets=None, host=None, all_lines=False):
     """`tcpdump -r path -nn -tttt --time-stamp-precision=nano` (plus `extra`): returns the packet lines. Fails when tcpdump is
     missing, exits non-zero, or reports a truncated/damaged file."""
     if shutil.which("tcpdump") is None:
@@ -682,6 +691,8 @@ def tcpdump_read(path, extra=(), expect_packets=None, host=None):
     for bad in ("truncated", "bogus", "damaged", "invalid"):
         check(bad not in err.lower(), f"tcpdump -r {path}: {err.strip()}")
     lines = [line for line in result.stdout.decode(errors="replace").splitlines() if line.strip()]
+    if all_lines:
+        return lines
     # With -v a packet may take two lines; packet lines start with the -tttt date.
     packet_lines = [line for line in lines if re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ ", line)]
     if expect_packets is not None:

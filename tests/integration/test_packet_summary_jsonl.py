@@ -147,7 +147,7 @@ def test_summary_of_vlan_tagged_and_snapped_frames():
                 s.send(udp_frame(la.mac, lb.mac, VA, VB, 5555, port, b"untagged: not matched"))
                 s.send(udp_frame(la.mac, lb.mac, VA, VB, 5555, port, b"vlan 8: not matched", vlan=8))
                 s.send(frame)
-            daemon.wait_counter(lambda c: netns.captured(c, "cap") >= 1, what="the tagged frame")
+            daemon.wait_counter(lambda c: netns.captured(c, "cap") >= 1, timeout=10, what="the VLAN 7 frame")
             check_equal(daemon.stop(), 0, "exit code")
         check_equal(netns.captured(daemon.final_counters(), "cap"), 1, "captured: only the VLAN 7 frame")
         f = netns.load_pcap(pcap, linktype=netns.LINKTYPE_ETHERNET)
