@@ -138,7 +138,7 @@ private:
     void receiveRing();
     void receiveBatch();
     void handle(const uint8_t *data, size_t captured, uint32_t wireLength, const sockaddr_ll &from, int64_t timestampNs,
-                const tpacket_auxdata *aux, uint32_t vlanTci, uint16_t vlanTpid, bool vlanValid);
+                uint32_t status, uint32_t vlanTci, uint16_t vlanTpid);
     const std::string &interfaceName(int ifindex);
     void sendPending();
     void updateEvents();
@@ -146,6 +146,7 @@ private:
 
     PacketListenerSpec spec_;
     int ifindex_ = 0;
+    size_t mtu_ = 0;  // of the interface injected on; larger TCP frames are segmented
     bool capturing_ = false;
     bool ignoresOutgoing_ = false;  // the kernel drops outgoing packets for us
     UniqueFd fd_;
@@ -198,7 +199,16 @@ void PacketListener::start()
     // A listener that routes only send to does not capture: it would read packets for nobody.
     capturing_ = spec_.routedFrom;
     if (capturing_) {
-        sock_fprog program{uint16_t(spec_.filter.size()), spec_.filter.data()};
+        std::vector<sock_filter> filter = spec_.filter;
+        if (!spec_.cooked && ifindex_ && !spec_.filterText.empty()) {
+            std::string why;
+            if (auto live = compileLivePacketFilter(spec_.filterText, spec_.interface, spec_.snaplen, why))
+                filter = std::move(*live);
+            else
+                logf(LogLevel::Warning, "Listener '{}': failed to compile the filter on '{}' ({}); 'vlan', 'inbound' "
+                     "and 'outbound' may not match, using the offline one", name(), spec_.interface, why);
+        }
+        sock_fprog program{uint16_t(filter.size()), filter.data()};
         if (setsockopt(fd_.get(), SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) < 0)
             fail("attach the BPF filter");
         int on = 1;
@@ -220,6 +230,7 @@ void PacketListener::start()
     address.sll_protocol = capturing_ ? htons(ETH_P_ALL) : 0;
     address.sll_ifindex = ifindex_;
     if (::bind(fd_.get(), reinterpret_cast<sockaddr *>(&address), sizeof(address)) < 0) fail("bind");
+    if (ifindex_ && ::ioctl(fd_.get(), SIOCGIFMTU, &request) == 0) mtu_ = size_t(request.ifr_mtu);
     if (ifindex_ && ::ioctl(fd_.get(), SIOCGIFFLAGS, &request) == 0 && !(request.ifr_flags & IFF_UP))
         logf(LogLevel::Warning, "Listener '{}': interface '{}' is down: nothing is {} until it is up", name(),
              spec_.interface, capturing_ ? "captured" : "sent");
@@ -296,11 +307,9 @@ void PacketListener::receiveRing()
         for (uint32_t i = 0; i < block->hdr.bh1.num_pkts; ++i) {
             const auto *header = reinterpret_cast<const tpacket3_hdr *>(at);
             const auto *from = reinterpret_cast<const sockaddr_ll *>(at + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
-            const bool vlanValid = header->tp_status & TP_STATUS_VLAN_VALID;
-            const uint16_t tpid = header->tp_status & TP_STATUS_VLAN_TPID_VALID ? header->hv1.tp_vlan_tpid : 0;
             handle(at + header->tp_mac, header->tp_snaplen, header->tp_len, *from,
-                   int64_t(header->tp_sec) * 1'000'000'000 + header->tp_nsec, nullptr, header->hv1.tp_vlan_tci, tpid,
-                   vlanValid);
+                   int64_t(header->tp_sec) * 1'000'000'000 + header->tp_nsec, header->tp_status,
+                   header->hv1.tp_vlan_tci, header->hv1.tp_vlan_tpid);
             at += header->tp_next_offset;
         }
         __atomic_store_n(&block->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
@@ -357,19 +366,19 @@ void PacketListener::receiveBatch()
             }
             const uint32_t wire = aux ? aux->tp_len : headers[i].msg_len;
             const size_t captured = std::min<size_t>(headers[i].msg_len, slot);
-            const bool vlanValid = aux && (aux->tp_status & TP_STATUS_VLAN_VALID);
-            const uint16_t tpid = aux && (aux->tp_status & TP_STATUS_VLAN_TPID_VALID) ? aux->tp_vlan_tpid : 0;
             handle(static_cast<const uint8_t *>(iovs[i].iov_base), captured, wire, addresses[i],
-                   timestamp ? timestamp : realtimeNowNs(), aux, aux ? aux->tp_vlan_tci : 0, tpid, vlanValid);
+                   timestamp ? timestamp : realtimeNowNs(), aux ? aux->tp_status : 0, aux ? aux->tp_vlan_tci : 0,
+                   aux ? aux->tp_vlan_tpid : 0);
         }
         if (size_t(n) < kBatch) return;
     }
 }
 
 void PacketListener::handle(const uint8_t *data, size_t captured, uint32_t wireLength, const sockaddr_ll &from,
-                            int64_t timestampNs, const tpacket_auxdata *, uint32_t vlanTci, uint16_t vlanTpid,
-                            bool vlanValid)
+                            int64_t timestampNs, uint32_t status, uint32_t vlanTci, uint16_t vlanTpid)
 {
+    const bool vlanValid = status & TP_STATUS_VLAN_VALID;
+    if (!(status & TP_STATUS_VLAN_TPID_VALID)) vlanTpid = 0;
     const bool outgoing = from.sll_pkttype == PACKET_OUTGOING;
     if ((spec_.direction == Direction::In && outgoing && !ignoresOutgoing_) ||
         (spec_.direction == Direction::Out && !outgoing))
@@ -387,6 +396,8 @@ void PacketListener::handle(const uint8_t *data, size_t captured, uint32_t wireL
         appendSll2Header(from, bytes);
         bytes.insert(bytes.end(), data, data + captured);
         message.wireLength += 20;
+        if (status & TP_STATUS_CSUMNOTREADY)
+            (void)completeChecksum(std::span(bytes).subspan(20), ntohs(from.sll_protocol));
     } else {
         message.linkType = kLinkTypeEthernet;
         bytes.assign(data, data + captured);
@@ -396,6 +407,19 @@ void PacketListener::handle(const uint8_t *data, size_t captured, uint32_t wireL
             const uint8_t tag[4] = {uint8_t(tpid >> 8), uint8_t(tpid), uint8_t(vlanTci >> 8), uint8_t(vlanTci)};
             bytes.insert(bytes.begin() + 12, tag, tag + 4);
             message.wireLength += 4;
+        }
+        // A locally sent packet whose checksum the NIC was to fill in: fill it in, so an injected
+        // copy is not dropped by its receiver and a pcap shows a good checksum.
+        if (status & TP_STATUS_CSUMNOTREADY) {
+            size_t offset = 12;
+            while (offset + 4 <= bytes.size() && (bytes[offset] << 8 | bytes[offset + 1]) != ETH_P_IP &&
+                   (bytes[offset] << 8 | bytes[offset + 1]) != ETH_P_IPV6 &&
+                   ((bytes[offset] << 8 | bytes[offset + 1]) == ETH_P_8021Q ||
+                    (bytes[offset] << 8 | bytes[offset + 1]) == ETH_P_8021AD))
+                offset += 4;
+            if (offset + 2 <= bytes.size())
+                (void)completeChecksum(std::span(bytes).subspan(offset + 2),
+                                       uint16_t(bytes[offset] << 8 | bytes[offset + 1]));
         }
     }
     if (bytes.size() > spec_.snaplen) bytes.resize(spec_.snaplen);
@@ -427,6 +451,25 @@ void PacketListener::drain()
             warnedLinkType_ = true;
             ++counters().errors;
             continue;
+        }
+        // A packet socket sees a TCP send as the stack built it (up to 64KiB, for the NIC to
+        // segment); sent as it is, it would be refused. Split it as GSO would.
+        const size_t header = message->size() >= 16 && (message->data[12] << 8 | message->data[13]) == ETH_P_8021Q
+                                  ? 18 : 14;
+        if (mtu_ && message->size() > mtu_ + header) {
+            std::vector<std::vector<uint8_t>> segments;
+            if (segmentTcpFrame(message->data, mtu_, segments)) {
+                for (auto &segment : segments) {
+                    auto part = std::make_shared<Message>();
+                    part->kind = message->kind;
+                    part->linkType = message->linkType;
+                    part->timestampNs = message->timestampNs;
+                    part->source = message->source;
+                    part->data = std::move(segment);
+                    pending_.push_back(std::move(part));
+                }
+                continue;
+            }
         }
         pending_.push_back(std::move(message));
     }
@@ -551,17 +594,13 @@ std::optional<RingSpec> parseRing(OptionReader &reader, uint32_t snaplen)
 
 }  // namespace
 
-std::optional<std::vector<sock_filter>> compilePacketFilter(const std::string &expression, int dlt,
-                                                            uint32_t snaplen, std::string &error)
+namespace {
+
+std::optional<std::vector<sock_filter>> compileOn(pcap_t *handle, const std::string &expression, std::string &error)
 {
-    std::unique_ptr<pcap_t, decltype(&pcap_close)> handle(pcap_open_dead(dlt, int(snaplen)), &pcap_close);
-    if (!handle) {
-        error = "libpcap could not make a handle for compiling";
-        return std::nullopt;
-    }
     bpf_program program{};
-    if (pcap_compile(handle.get(), &program, expression.c_str(), 1, PCAP_NETMASK_UNKNOWN) < 0) {
-        error = pcap_geterr(handle.get());
+    if (pcap_compile(handle, &program, expression.c_str(), 1, PCAP_NETMASK_UNKNOWN) < 0) {
+        error = pcap_geterr(handle);
         return std::nullopt;
     }
     std::vector<sock_filter> instructions(program.bf_len);
@@ -571,6 +610,153 @@ std::optional<std::vector<sock_filter>> compilePacketFilter(const std::string &e
     }
     pcap_freecode(&program);
     return instructions;
+}
+
+using PcapHandle = std::unique_ptr<pcap_t, decltype(&pcap_close)>;
+
+}  // namespace
+
+std::optional<std::vector<sock_filter>> compilePacketFilter(const std::string &expression, int dlt,
+                                                            uint32_t snaplen, std::string &error)
+{
+    PcapHandle handle(pcap_open_dead(dlt, int(snaplen)), &pcap_close);
+    if (!handle) {
+        error = "libpcap could not make a handle for compiling";
+        return std::nullopt;
+    }
+    return compileOn(handle.get(), expression, error);
+}
+
+std::optional<std::vector<sock_filter>> compileLivePacketFilter(const std::string &expression,
+                                                                const std::string &interface, uint32_t snaplen,
+                                                                std::string &error)
+{
+    char message[PCAP_ERRBUF_SIZE] = "";
+    PcapHandle handle(pcap_create(interface.c_str(), message), &pcap_close);
+    if (!handle) {
+        error = message;
+        return std::nullopt;
+    }
+    // Opened only to compile: the smallest buffer, closed right after.
+    pcap_set_snaplen(handle.get(), int(snaplen));
+    pcap_set_buffer_size(handle.get(), 65536);
+    if (pcap_activate(handle.get()) < 0) {
+        error = pcap_geterr(handle.get());
+        return std::nullopt;
+    }
+    if (pcap_datalink(handle.get()) != DLT_EN10MB) {
+        error = "not an Ethernet interface";
+        return std::nullopt;
+    }
+    return compileOn(handle.get(), expression, error);
+}
+
+bool segmentTcpFrame(std::span<const uint8_t> frame, size_t mtu, std::vector<std::vector<uint8_t>> &out)
+{
+    size_t l3 = 12;
+    auto typeAt = [&](size_t at) { return uint16_t(frame[at] << 8 | frame[at + 1]); };
+    while (l3 + 2 <= frame.size() && (typeAt(l3) == ETH_P_8021Q || typeAt(l3) == ETH_P_8021AD)) l3 += 4;
+    if (l3 + 2 > frame.size()) return false;
+    const uint16_t ethertype = typeAt(l3);
+    l3 += 2;
+    std::span<const uint8_t> ip = frame.subspan(l3);
+    size_t ipHeader, payloadEnd;
+    if (ethertype == ETH_P_IP && ip.size() >= 20 && ip[9] == IPPROTO_TCP) {
+        ipHeader = size_t(ip[0] & 0x0f) * 4;
+        payloadEnd = std::min(ip.size(), size_t(ip[2] << 8 | ip[3]));
+    } else if (ethertype == ETH_P_IPV6 && ip.size() >= 40 && ip[6] == IPPROTO_TCP) {
+        ipHeader = 40;
+        payloadEnd = std::min(ip.size(), 40 + size_t(ip[4] << 8 | ip[5]));
+    } else {
+        return false;
+    }
+    if (ipHeader < 20 || ipHeader + 20 > payloadEnd) return false;
+    const size_t tcpHeader = size_t(ip[ipHeader + 12] >> 4) * 4;
+    const size_t headers = ipHeader + tcpHeader;
+    if (tcpHeader < 20 || headers > payloadEnd || mtu <= headers) return false;
+    const size_t mss = mtu - headers;
+    const uint32_t sequence = uint32_t(ip[ipHeader + 4]) << 24 | uint32_t(ip[ipHeader + 5]) << 16 |
+                              uint32_t(ip[ipHeader + 6]) << 8 | ip[ipHeader + 7];
+    const uint16_t id = uint16_t(ip[4] << 8 | ip[5]);
+    const uint8_t flags = ip[ipHeader + 13];
+    const size_t payload = payloadEnd - headers;
+    for (size_t offset = 0, index = 0; offset < payload || (payload == 0 && index == 0); offset += mss, ++index) {
+        const size_t chunk = std::min(mss, payload - offset);
+        std::vector<uint8_t> segment(frame.begin(), frame.begin() + ptrdiff_t(l3 + headers));
+        segment.insert(segment.end(), ip.begin() + ptrdiff_t(headers + offset),
+                       ip.begin() + ptrdiff_t(headers + offset + chunk));
+        uint8_t *s = segment.data() + l3;
+        if (ethertype == ETH_P_IP) {
+            const size_t total = headers + chunk;
+            s[2] = uint8_t(total >> 8);
+            s[3] = uint8_t(total);
+            s[4] = uint8_t((id + index) >> 8);
+            s[5] = uint8_t(id + index);
+            s[10] = s[11] = 0;
+            uint32_t sum = 0;
+            for (size_t i = 0; i < ipHeader; i += 2) sum += uint32_t(s[i] << 8 | s[i + 1]);
+            while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+            s[10] = uint8_t(~sum >> 8);
+            s[11] = uint8_t(~sum);
+        } else {
+            const size_t length = tcpHeader + chunk;
+            s[4] = uint8_t(length >> 8);
+            s[5] = uint8_t(length);
+        }
+        const uint32_t seq = sequence + uint32_t(offset);
+        for (int i = 0; i < 4; ++i) s[ipHeader + 4 + size_t(i)] = uint8_t(seq >> (24 - 8 * i));
+        const bool last = offset + chunk >= payload;
+        uint8_t f = flags;
+        if (!last) f &= uint8_t(~0x09);  // FIN and PSH end the burst
+        if (index) f &= uint8_t(~0x80);  // CWR only once
+        s[ipHeader + 13] = f;
+        (void)completeChecksum(std::span(segment).subspan(l3), ethertype);
+        out.push_back(std::move(segment));
+        if (last) break;
+    }
+    return true;
+}
+
+bool completeChecksum(std::span<uint8_t> l3, uint16_t ethertype)
+{
+    size_t headerLength, l4Length;
+    uint8_t protocol;
+    uint32_t sum = 0;
+    auto add = [&sum](std::span<const uint8_t> bytes) {
+        for (size_t i = 0; i + 1 < bytes.size(); i += 2) sum += uint32_t(bytes[i] << 8 | bytes[i + 1]);
+        if (bytes.size() % 2) sum += uint32_t(bytes.back() << 8);
+    };
+    if (ethertype == ETH_P_IP) {
+        if (l3.size() < 20 || l3[0] >> 4 != 4) return false;
+        headerLength = size_t(l3[0] & 0x0f) * 4;
+        const size_t total = size_t(l3[2] << 8 | l3[3]);
+        if ((l3[6] & 0x3f) || l3[7]) return false;  // a fragment: the checksum spans others
+        if (headerLength < 20 || total < headerLength || total > l3.size()) return false;
+        protocol = l3[9];
+        l4Length = total - headerLength;
+        add(l3.subspan(12, 8));
+    } else if (ethertype == ETH_P_IPV6) {
+        if (l3.size() < 40 || l3[0] >> 4 != 6) return false;
+        headerLength = 40;
+        l4Length = size_t(l3[4] << 8 | l3[5]);
+        protocol = l3[6];  // extension headers are not followed
+        if (40 + l4Length > l3.size()) return false;
+        add(l3.subspan(8, 32));
+    } else {
+        return false;
+    }
+    const size_t checksumAt = protocol == IPPROTO_TCP ? 16 : protocol == IPPROTO_UDP ? 6 : 0;
+    if (!checksumAt || l4Length < checksumAt + 2) return false;
+    std::span<uint8_t> l4 = l3.subspan(headerLength, l4Length);
+    sum += protocol + uint32_t(l4Length);
+    l4[checksumAt] = l4[checksumAt + 1] = 0;
+    add(l4);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    uint16_t checksum = uint16_t(~sum);
+    if (checksum == 0 && protocol == IPPROTO_UDP) checksum = 0xffff;  // 0 means "none" in UDP
+    l4[checksumAt] = uint8_t(checksum >> 8);
+    l4[checksumAt + 1] = uint8_t(checksum);
+    return true;
 }
 
 void appendSll2Header(const sockaddr_ll &from, std::vector<uint8_t> &out)
