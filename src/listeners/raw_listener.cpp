@@ -5,6 +5,7 @@
 #include "listeners/raw_listener.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 #include <charconv>
 #include <cstring>
 #include <deque>
+#include <unordered_map>
 
 #include "core/listener.h"
 #include "core/log.h"
@@ -92,6 +94,7 @@ private:
     void updateEvents();
     // The bytes to send for a message, and where; false when it cannot be sent.
     bool prepare(const Message &message, std::vector<uint8_t> &bytes, SocketAddress &to);
+    std::string interfaceName(int ifindex);
 
     RawListenerSpec spec_;
     UniqueFd fd_;
@@ -103,6 +106,7 @@ private:
         SocketAddress to;
     };
     std::deque<Outgoing> pending_;
+    std::unordered_map<int, std::string> names_;
     bool reading_ = true;
     bool stopped_ = false;
     bool finalRead_ = false;
@@ -241,7 +245,9 @@ void RawListener::receive()
             std::memcpy(&from.storage, &addresses[i], header.msg_namelen);
             from.length = header.msg_namelen;
             lastSender_ = from;
-            message.peer = addressText(addresses[i]);
+            // As for packet listeners, the peer of a packet is the interface it came in on: its
+            // addresses are in the packet itself.
+            message.peer = interfaceName(message.ifindex);
             uint8_t *payload = static_cast<uint8_t *>(iovs[i].iov_base);
             const size_t size = headers[i].msg_len;
             if (spec_.family == AF_INET6) {
@@ -267,6 +273,17 @@ void RawListener::receive()
         }
         if (size_t(n) < kBatch) return;
     }
+}
+
+std::string RawListener::interfaceName(int ifindex)
+{
+    if (!ifindex) return {};
+    auto it = names_.find(ifindex);
+    if (it != names_.end()) return it->second;
+    char name[IF_NAMESIZE] = "";
+    std::string text = if_indextoname(unsigned(ifindex), name) ? name : fmt::format("if{}", ifindex);
+    if (names_.size() > 1024) names_.clear();
+    return names_.emplace(ifindex, std::move(text)).first->second;
 }
 
 bool RawListener::prepare(const Message &message, std::vector<uint8_t> &bytes, SocketAddress &to)
