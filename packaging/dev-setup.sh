@@ -8,10 +8,10 @@ with_tests=0
 [ "${1:-}" = "--tests" ] && with_tests=1
 
 packages=(meson ninja-build g++ pkg-config libsystemd-dev libyaml-cpp-dev libfmt-dev libcli11-dev
-          nlohmann-json3-dev)
+          nlohmann-json3-dev libpcap-dev)
 if [ "$with_tests" = 1 ]; then
-    packages+=(libgtest-dev libgmock-dev python3 iproute2 socat netcat-openbsd procps
-               qemu-system-x86 busybox-static kmod cpio can-utils xz-utils zstd)
+    packages+=(libgtest-dev libgmock-dev python3 iproute2 socat netcat-openbsd procps tcpdump
+               tshark qemu-system-x86 busybox-static kmod cpio can-utils xz-utils zstd)
 fi
 
 stage() { printf '== %s\n' "$*"; stage_start=$(date +%s); }
@@ -26,6 +26,8 @@ for p in "${packages[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}"
+    # tshark's package asks whether non-root users may capture: answer no, without a prompt.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | as_root debconf-set-selections
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else

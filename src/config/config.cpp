@@ -9,9 +9,12 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
+#include <set>
 #include <sstream>
 
+#include "build_config.h"
 #include "config/did_you_mean.h"
 
 namespace sockbridge {
@@ -23,14 +26,22 @@ constexpr std::string_view kRouteKeys[] = {"name", "from", "to", "bidirectional"
 constexpr std::string_view kQueueKeys[] = {"max_messages", "max_bytes", "overflow"};
 constexpr std::string_view kOverflowChoices[] = {"drop-newest", "drop-oldest", "block"};
 constexpr std::string_view kLogKeys[] = {"path", "format", "rotate"};
-constexpr std::string_view kLogFormats[] = {"jsonl", "hex", "raw"};
+#if HAVE_PCAP
+constexpr std::string_view kLogFormats[] = {"jsonl", "hex", "raw", "pcap", "packet-jsonl"};
+#else
+constexpr std::string_view kLogFormats[] = {"jsonl", "hex", "raw", "packet-jsonl"};
+#endif
+// Kinds and log formats that exist but were left out of this build: named so --check says why.
+constexpr std::string_view kPcapOnly[] = {"packet", "raw", "pcap"};
+constexpr std::string_view kWithoutPcap =
+    "is not available: sockbridged was built without libpcap (rebuild with -Dpcap=enabled)";
 constexpr std::string_view kRotateKeys[] = {"size", "keep"};
 constexpr std::string_view kDaemonKeys[] = {"shutdown_timeout", "log_level"};
 constexpr std::string_view kLogLevels[] = {"error", "warning", "notice", "info", "debug"};
 
 const KeySpec kCommonKeys[] = {
-    {"type", "string", "(required)", "the listener kind: tcp, udp, unix"},
-    {"format", "string", "raw", "how bytes become messages: raw, lines, length-prefixed, jsonl"},
+    {"type", "string", "(required)", "the listener kind: tcp, udp, unix, packet, raw"},
+    {"format", "string", "raw", "how bytes become messages: raw, lines, length-prefixed, jsonl, packet-jsonl (output only)"},
     {"max_message", "size", "64KiB", "the largest message a framing format accepts; larger input closes that client"},
 };
 
@@ -106,6 +117,10 @@ private:
             return;
         }
         const ListenerKind *kind = findListenerKind(*type);
+        if (!kind && !HAVE_PCAP && std::find(std::begin(kPcapOnly), std::end(kPcapOnly), *type) != std::end(kPcapOnly)) {
+            reader.error("type", fmt::format("listener type '{}' {}", *type, kWithoutPcap));
+            return;
+        }
         if (!kind) {
             std::vector<std::string_view> kinds;
             for (const auto &k : listenerKinds()) kinds.push_back(k.name);
@@ -131,6 +146,7 @@ private:
         spec->mark = key.Mark();
         spec->canonical = YAML::Dump(body);
         spec->format = format;
+        spec->formatMark = reader.has("format") ? reader.markOf("format") : key.Mark();
         spec->formatOptions = formatOptions;
         config_.listeners.push_back(std::move(spec));
     }
@@ -296,8 +312,16 @@ private:
             return std::nullopt;
         }
         spec.path = *path;
-        if (auto format = reader.choice("format", kLogFormats))
-            spec.format = *format == "hex" ? LogFormat::Hex : *format == "raw" ? LogFormat::Raw : LogFormat::Jsonl;
+        if (!HAVE_PCAP && reader.has("format") && reader.node("format").IsScalar() &&
+            reader.node("format").Scalar() == "pcap") {
+            reader.error("format", fmt::format("log format 'pcap' {}", kWithoutPcap));
+        } else if (auto format = reader.choice("format", kLogFormats)) {
+            spec.format = *format == "hex"            ? LogFormat::Hex
+                          : *format == "raw"          ? LogFormat::Raw
+                          : *format == "pcap"         ? LogFormat::Pcap
+                          : *format == "packet-jsonl" ? LogFormat::PacketJsonl
+                                                      : LogFormat::Jsonl;
+        }
         if (YAML::Node rotate = reader.node("rotate"); rotate.IsDefined()) {
             if (!rotate.IsMap()) {
                 reader.error("rotate", "'rotate' must be a map: {size, keep}");
@@ -366,11 +390,23 @@ public:
     // Checks that need every listener parsed: transports and per_connection roles.
     void checkRoutes()
     {
+        std::set<std::string> reported;  // one error per listener, however many routes name it
         for (const auto &route : config_.routes) {
+            auto *source = const_cast<ListenerSpec *>(config_.findListener(route.from));
+            if (source) {
+                source->routedFrom = true;
+                if (source->format->encodeOnly && reported.insert("format:" + source->name).second)
+                    errors_.add(source->formatMark,
+                                fmt::format("format '{}' is output only and cannot read input, but routes read "
+                                            "from listener '{}'",
+                                            source->format->name, source->name));
+            }
             if (route.log || route.perConnection) continue;
-            const ListenerSpec *from = config_.findListener(route.from);
+            const ListenerSpec *from = source;
             const ListenerSpec *to = config_.findListener(route.to);
             if (!from || !to) continue;  // the listener itself had errors, already reported
+            if (std::string why = to->refusesInput(); !why.empty())
+                errors_.add(route.mark, fmt::format("route to '{}': {}", to->name, why));
             if (from->transport() == Transport::Stream && !from->format->framesStream &&
                 to->transport() != Transport::Stream)
                 errors_.add(route.mark,

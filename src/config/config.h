@@ -37,7 +37,12 @@ public:
     std::string canonical;  // the listener's YAML re-emitted, to tell changed from unchanged on reload
     const FormatKind *format = nullptr;
     FormatOptions formatOptions;
+    YAML::Mark formatMark;  // where 'format' is set (the listener's position when it is not)
     bool onDemand = false;  // a connecting listener that only opens connections for per_connection routes
+    bool routedFrom = false;  // some route reads from it (set by the config's route checks)
+
+    // Why routes cannot send to this listener (a packet listener without 'inject'), or "".
+    virtual std::string refusesInput() const { return {}; }
 
     virtual Transport transport() const = 0;
     virtual StreamRole role() const { return StreamRole::None; }
@@ -58,7 +63,7 @@ const ListenerKind *findListenerKind(std::string_view name);
 // Keys every listener accepts, whatever its kind.
 std::span<const KeySpec> commonListenerKeys();
 
-enum class LogFormat { Jsonl, Hex, Raw };
+enum class LogFormat { Jsonl, Hex, Raw, Pcap, PacketJsonl };
 
 struct LogSpec {
     std::string path;

@@ -16,6 +16,8 @@ struct Counters {
     uint64_t errors = 0;
     uint64_t connects = 0;
     uint64_t reconnects = 0;
+    // Dropped by the kernel before the listener read them (packet sockets: PACKET_STATISTICS).
+    uint64_t kernelDrops = 0;
 
     void countIn(uint64_t bytes)
     {

@@ -84,6 +84,8 @@ public:
     virtual void resumeReading() = 0;
     // One line for status: "listening on 127.0.0.1:7000, 2 clients".
     virtual std::string describe() const = 0;
+    // Called before counters are read: a kind with counters the kernel keeps fetches them here.
+    virtual void refreshCounters() {}
 
     void setRouter(Router *router) { router_ = router; }
 

@@ -129,6 +129,7 @@ void Manager::checkDrained()
 std::string Manager::statsJson() const
 {
     std::string out = R"({"listeners":{)";
+    for (const auto &listener : listeners_) listener->refreshCounters();
     for (size_t i = 0; i < listeners_.size(); ++i)
         out += fmt::format(R"({}"{}":{})", i ? "," : "", listeners_[i]->name(), listeners_[i]->counters().toJson());
     out += R"(},"routes":{)";

@@ -56,6 +56,9 @@ struct FormatKind {
     std::unique_ptr<Encoder> (*makeEncoder)(const FormatOptions &);
     // Bytes pass unchanged both ways (raw): the stream path may skip the codec's copies.
     bool passthrough = false;
+    // Writes messages but cannot read them back (a summary): its decoder fails every input, so
+    // the config refuses it on a listener that routes read from.
+    bool encodeOnly = false;
 };
 
 // Every format, one row each (formats/registry.cpp).

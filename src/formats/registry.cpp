@@ -4,6 +4,7 @@
 #include "formats/jsonl_format.h"
 #include "formats/length_prefixed_format.h"
 #include "formats/lines_format.h"
+#include "formats/packet_summary_format.h"
 #include "formats/raw_format.h"
 
 namespace sockbridge {
@@ -24,11 +25,21 @@ std::unique_ptr<Encoder> encoderOf(const FormatOptions &options)
     FormatKind{name, summary, frames, &decoderOf<T>, &encoderOf<T>}
 
 const FormatKind kFormats[] = {
-    FormatKind{"raw", "bytes as they come; one datagram is one message", false, &decoderOf<RawFormat>,
-               &encoderOf<RawFormat>, true},
+    FormatKind{.name = "raw",
+               .summary = "bytes as they come; one datagram is one message",
+               .framesStream = false,
+               .makeDecoder = &decoderOf<RawFormat>,
+               .makeEncoder = &encoderOf<RawFormat>,
+               .passthrough = true},
     FORMAT_ROW(LinesFormat, "lines", "newline-terminated lines (\\n or \\r\\n)", true),
     FORMAT_ROW(LengthPrefixedFormat, "length-prefixed", "u32 big-endian length, then the bytes", true),
     FORMAT_ROW(JsonlFormat, "jsonl", "one JSON object a line: ts, source, peer, text or base64", true),
+    FormatKind{.name = "packet-jsonl",
+               .summary = "output only: one JSON line per packet decoding its Ethernet/IP/TCP/UDP headers",
+               .framesStream = true,
+               .makeDecoder = &decoderOf<PacketSummaryFormat>,
+               .makeEncoder = &encoderOf<PacketSummaryFormat>,
+               .encodeOnly = true},
 };
 #undef FORMAT_ROW
 }  // namespace

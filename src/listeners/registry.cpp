@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The table of listener kinds: adding a kind is one file under listeners/ and one row here.
+#include "build_config.h"
 #include "config/config.h"
+#if HAVE_PCAP
+#include "listeners/packet_listener.h"
+#include "listeners/raw_listener.h"
+#endif
 #include "listeners/tcp_listener.h"
 #include "listeners/udp_listener.h"
 #include "listeners/unix_listener.h"
@@ -14,6 +19,12 @@ const ListenerKind kKinds[] = {
      &parseUdpListener},
     {"unix", "UNIX sockets: stream, dgram or seqpacket, on a path or an abstract @name", unixListenerKeys(),
      &parseUnixListener},
+#if HAVE_PCAP
+    {"packet", "AF_PACKET capture on an interface or all, BPF-filtered in the kernel; injection", packetListenerKeys(),
+     &parsePacketListener},
+    {"raw", "IP raw socket for one protocol (icmp, gre, ...): receive and send whole IP packets", rawListenerKeys(),
+     &parseRawListener},
+#endif
 };
 }  // namespace
 

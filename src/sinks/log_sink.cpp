@@ -26,6 +26,18 @@ void LogSink::formatRecord(LogFormat format, const Message &message, std::vector
         encoder->encode(message, out);
         return;
     }
+    case LogFormat::PacketJsonl: {
+        static const auto encoder = findFormat("packet-jsonl")->makeEncoder({});
+        encoder->encode(message, out);
+        return;
+    }
+    case LogFormat::Pcap: {
+        // Stateless use (tests): a writer that takes the message's link type.
+        PcapWriter writer;
+        std::string why;
+        (void)writer.append(message, out, why);
+        return;
+    }
     case LogFormat::Hex: {
         std::string line = fmt::format("{} {} {} {} {}:", formatTimestamp(message.timestampNs), message.source,
                                        message.peer.empty() ? "-" : message.peer, messageKindName(message.kind),
@@ -38,13 +50,35 @@ void LogSink::formatRecord(LogFormat format, const Message &message, std::vector
     }
 }
 
+bool LogSink::appendRecord(const Message &message)
+{
+    if (spec_.format != LogFormat::Pcap) {
+        formatRecord(spec_.format, message, record_);
+        return true;
+    }
+    const bool first = pcap_.linkType() == 0;
+    std::string why;
+    if (!pcap_.append(message, record_, why)) {
+        if (!warnedSkip_)
+            logf(LogLevel::Warning, "Log '{}': skipping a message from '{}': {} (counted as errors; further ones "
+                 "are not logged)", spec_.path, message.source, why);
+        warnedSkip_ = true;
+        return false;
+    }
+    if (first) file_.setHeader(pcap_.fileHeader());
+    return true;
+}
+
 void LogSink::drain()
 {
     // Records of one iteration go out in one write(); a batch that would cross the rotation size
     // is written first, so the next record starts the new file.
     while (MessagePtr message = nextInput()) {
         record_.clear();
-        formatRecord(spec_.format, *message, record_);
+        if (!appendRecord(*message)) {
+            ++counters().errors;
+            continue;
+        }
         if (!batch_.empty() && file_.exceedsLimit(batch_.size() + record_.size())) {
             if (int r = file_.write(batch_); r < 0) {
                 logf(LogLevel::Error, "Failed to write log '{}': {}", spec_.path, std::strerror(-r));

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// LogSink: the target of log routes; writes records (jsonl, hex or raw) to a RotatingFile.
+// LogSink: the target of log routes; writes records (jsonl, hex, raw, pcap, packet-jsonl) to a
+// RotatingFile.
 #pragma once
 
 #include <memory>
@@ -7,6 +8,7 @@
 
 #include "config/config.h"
 #include "core/listener.h"
+#include "sinks/pcap_writer.h"
 #include "sinks/rotating_file.h"
 
 namespace sockbridge {
@@ -19,14 +21,19 @@ public:
     // Writes what is still queued and syncs: called once at shutdown.
     void close();
 
-    // One record as the log writes it (exposed for tests).
+    // One record as the log writes it (exposed for tests); pcap records need the sink's state.
     static void formatRecord(LogFormat format, const Message &message, std::vector<uint8_t> &out);
 
 protected:
     void drain() override;
 
 private:
+    // False when the record cannot go in this log (a pcap of another link type).
+    bool appendRecord(const Message &message);
+
     LogSpec spec_;
+    PcapWriter pcap_;
+    bool warnedSkip_ = false;
     RotatingFile file_;
     std::vector<uint8_t> batch_;
     std::vector<uint8_t> record_;

@@ -33,12 +33,36 @@ void RotatingFile::open()
 
 int RotatingFile::reopen()
 {
-    fd_.reset(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+    fd_.reset(::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
     if (!fd_) return -errno;
     struct stat st{};
     if (fstat(fd_.get(), &st) < 0) return -errno;
     size_ = uint64_t(st.st_size);
+    headerChecked_ = false;
     return 0;
+}
+
+void RotatingFile::setHeader(std::vector<uint8_t> header)
+{
+    header_ = std::move(header);
+    headerChecked_ = false;
+}
+
+int RotatingFile::prepareHeader()
+{
+    if (header_.empty() || headerChecked_) return 0;
+    if (size_ > 0) {
+        std::vector<uint8_t> start(header_.size());
+        ssize_t n = ::pread(fd_.get(), start.data(), start.size(), 0);
+        if (n < 0) return -errno;
+        if (size_t(n) == start.size() && start == header_) {
+            headerChecked_ = true;
+            return 0;
+        }
+        if (int r = rotate(); r < 0) return r;
+    }
+    headerChecked_ = true;
+    return writeAll(header_);
 }
 
 int RotatingFile::rotate()
@@ -55,9 +79,15 @@ int RotatingFile::rotate()
 int RotatingFile::write(std::span<const uint8_t> bytes)
 {
     if (!fd_) return -EBADF;
-    if (wouldRotate(bytes.size())) {
+    if (wouldRotate(bytes.size() + (headerChecked_ ? 0 : header_.size()))) {
         if (int r = rotate(); r < 0) return r;
     }
+    if (int r = prepareHeader(); r < 0) return r;
+    return writeAll(bytes);
+}
+
+int RotatingFile::writeAll(std::span<const uint8_t> bytes)
+{
     size_t done = 0;
     while (done < bytes.size()) {
         ssize_t n = ::write(fd_.get(), bytes.data() + done, bytes.size() - done);

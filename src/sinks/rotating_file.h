@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "core/unique_fd.h"
 
@@ -20,6 +21,10 @@ public:
     // Rotates first when `bytes` would take the file past the size limit, so one write (one
     // record or one batch of records) is never split across two files. Returns 0 or -errno.
     [[nodiscard]] int write(std::span<const uint8_t> bytes);
+    // Every file starts with `header` (a pcap file header): an empty file gets it before the first
+    // write, and a non-empty one that does not start with it (another link type, say) is rotated
+    // away first, so a file is never a mix of two headers.
+    void setHeader(std::vector<uint8_t> header);
     // True when a write of `bytes` more would rotate first.
     bool wouldRotate(size_t bytes) const { return size_ > 0 && exceedsLimit(bytes); }
     bool exceedsLimit(size_t bytes) const { return rotateSize_ && size_ + bytes > rotateSize_; }
@@ -31,12 +36,16 @@ public:
 private:
     [[nodiscard]] int rotate();
     [[nodiscard]] int reopen();
+    [[nodiscard]] int writeAll(std::span<const uint8_t> bytes);
+    [[nodiscard]] int prepareHeader();
 
     std::string path_;
     uint64_t rotateSize_;
     unsigned keep_;
     UniqueFd fd_;
     uint64_t size_ = 0;
+    std::vector<uint8_t> header_;
+    bool headerChecked_ = false;  // the open file starts with header_
 };
 
 }  // namespace sockbridge

@@ -3,12 +3,19 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "build_config.h"
 #include "config/config.h"
 
 using namespace sockbridge;
 using ::testing::ElementsAre;
 
 namespace {
+
+#if HAVE_PCAP
+constexpr const char *kBadLogFormat = "test.yaml:5:33: 'format' must be one of jsonl, hex, raw, pcap, packet-jsonl, not 'csv'";
+#else
+constexpr const char *kBadLogFormat = "test.yaml:5:33: 'format' must be one of jsonl, hex, raw, packet-jsonl, not 'csv'";
+#endif
 
 // The errors of a config as "FILE:LINE:COL: message" lines; empty when it is valid.
 std::vector<std::string> errorsOf(const std::string &yaml)
@@ -192,7 +199,7 @@ routes:
     log: {path: /tmp/y}
     queue: {max_messages: 0, overflow: drop-oldst}
 )"),
-                ElementsAre("test.yaml:5:33: 'format' must be one of jsonl, hex, raw, not 'csv'",
+                ElementsAre(kBadLogFormat,
                             "test.yaml:5:53: 'size' must be at least 4KiB",
                             "test.yaml:5:63: 'keep' is 0, outside 1..1000",
                             "test.yaml:8:27: 'max_messages' is 0, outside 1..100000000",
