@@ -32,6 +32,8 @@ const KeySpec kCommonKeys[] = {
     {"type", "string", "(required)", "the listener kind: tcp, udp, unix"},
     {"format", "string", "raw", "how bytes become messages: raw, lines, length-prefixed, jsonl"},
     {"max_message", "size", "64KiB", "the largest message a framing format accepts; larger input closes that client"},
+    {"mtu", "size", "1472", "formats that pack many messages a datagram (cannelloni): the largest datagram"},
+    {"flush_timeout", "duration", "1ms", "cannelloni: how long a datagram that is not full waits for more; 0: no wait"},
 };
 
 bool validName(const std::string &name)
@@ -122,6 +124,7 @@ private:
             else
                 formatOptions.maxMessage = *max;
         }
+        parseBatching(reader, format, formatOptions);
         size_t errorsBefore = errors_.list().size();
         std::unique_ptr<ListenerSpec> spec = kind->parse(reader);
         reader.reportUnknownKeys(keyNames(kCommonKeys, kind->keys));
@@ -133,6 +136,28 @@ private:
         spec->format = format;
         spec->formatOptions = formatOptions;
         config_.listeners.push_back(std::move(spec));
+    }
+
+    // mtu and flush_timeout: only for formats that pack many messages into one datagram.
+    void parseBatching(OptionReader &reader, const FormatKind *format, FormatOptions &options)
+    {
+        const bool batches = format && format->makeEncoder(options)->batching();
+        for (std::string_view key : {"mtu", "flush_timeout"})
+            if (reader.has(key) && format && !batches)
+                reader.error(key, fmt::format("'{}' applies only to formats that pack many messages into a datagram "
+                                              "(cannelloni), not to '{}'", key, format->name));
+        if (auto mtu = reader.size("mtu")) {
+            if (*mtu < 80 || *mtu > 65507)
+                reader.error("mtu", "'mtu' must be between 80 and 65507 bytes (the largest UDP payload)");
+            else
+                options.mtu = *mtu;
+        }
+        if (auto timeout = reader.duration("flush_timeout")) {
+            if (*timeout > std::chrono::seconds(1))
+                reader.error("flush_timeout", "'flush_timeout' must be at most 1s");
+            else
+                options.flushTimeout = *timeout;
+        }
     }
 
     const FormatKind *parseFormat(OptionReader &reader)

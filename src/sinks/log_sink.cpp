@@ -23,7 +23,7 @@ void LogSink::formatRecord(LogFormat format, const Message &message, std::vector
         return;
     case LogFormat::Jsonl: {
         static const auto encoder = findFormat("jsonl")->makeEncoder({});
-        encoder->encode(message, out);
+        (void)encoder->encode(message, out);  // jsonl carries every message
         return;
     }
     case LogFormat::Hex: {
