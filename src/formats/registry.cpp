@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The table of formats: adding a codec is one file and one row here.
+#include "formats/candump_format.h"
 #include "formats/format.h"
 #include "formats/jsonl_format.h"
 #include "formats/length_prefixed_format.h"
@@ -28,6 +29,8 @@ const FormatKind kFormats[] = {
     FORMAT_ROW(LinesFormat, "lines", "newline-terminated lines (\\n or \\r\\n)", true),
     FORMAT_ROW(LengthPrefixedFormat, "length-prefixed", "u32 big-endian length, then the bytes", true),
     FORMAT_ROW(JsonlFormat, "jsonl", "one JSON object a line: ts, source, peer, text or base64", true),
+    FormatKind{"candump", "CAN frames as can-utils' text: \"(SEC.USEC) IFACE ID#DATA\" lines", true,
+               &decoderOf<CandumpFormat>, &encoderOf<CandumpFormat>, MessageKind::CanFrame, kLinkTypeCanSocketCan},
 };
 #undef FORMAT_ROW
 }  // namespace

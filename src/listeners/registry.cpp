@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The table of listener kinds: adding a kind is one file under listeners/ and one row here.
 #include "config/config.h"
+#include "listeners/can_listener.h"
 #include "listeners/tcp_listener.h"
 #include "listeners/udp_listener.h"
 #include "listeners/unix_listener.h"
@@ -14,6 +15,8 @@ const ListenerKind kKinds[] = {
      &parseUdpListener},
     {"unix", "UNIX sockets: stream, dgram or seqpacket, on a path or an abstract @name", unixListenerKeys(),
      &parseUnixListener},
+    {"can", "SocketCAN CAN_RAW: frames from and to one interface (or any); filters, error frames, CAN FD",
+     canListenerKeys(), &parseCanListener},
 };
 }  // namespace
 

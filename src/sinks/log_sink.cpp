@@ -15,16 +15,20 @@ LogSink::LogSink(EventLoop &loop, const LogSpec &spec)
 {
 }
 
-void LogSink::formatRecord(LogFormat format, const Message &message, std::vector<uint8_t> &out)
+bool LogSink::formatRecord(LogFormat format, const Message &message, std::vector<uint8_t> &out)
 {
     switch (format) {
     case LogFormat::Raw:
         out.insert(out.end(), message.data.begin(), message.data.end());
-        return;
+        return true;
     case LogFormat::Jsonl: {
         static const auto encoder = findFormat("jsonl")->makeEncoder({});
         (void)encoder->encode(message, out);  // jsonl carries every message
-        return;
+        return true;
+    }
+    case LogFormat::Candump: {
+        static const auto encoder = findFormat("candump")->makeEncoder({});
+        return encoder->encode(message, out);
     }
     case LogFormat::Hex: {
         std::string line = fmt::format("{} {} {} {} {}:", formatTimestamp(message.timestampNs), message.source,
@@ -33,9 +37,10 @@ void LogSink::formatRecord(LogFormat format, const Message &message, std::vector
         for (uint8_t byte : message.data) line += fmt::format(" {:02x}", byte);
         line += '\n';
         out.insert(out.end(), line.begin(), line.end());
-        return;
+        return true;
     }
     }
+    return false;
 }
 
 void LogSink::drain()
@@ -44,7 +49,14 @@ void LogSink::drain()
     // is written first, so the next record starts the new file.
     while (MessagePtr message = nextInput()) {
         record_.clear();
-        formatRecord(spec_.format, *message, record_);
+        if (!formatRecord(spec_.format, *message, record_)) {
+            logf(warnedUnencodable_ ? LogLevel::Debug : LogLevel::Warning,
+                 "Log '{}': dropping a {} message from '{}' that the log format cannot carry", spec_.path,
+                 messageKindName(message->kind), message->source);
+            warnedUnencodable_ = true;
+            ++counters().errors;
+            continue;
+        }
         if (!batch_.empty() && file_.exceedsLimit(batch_.size() + record_.size())) {
             if (int r = file_.write(batch_); r < 0) {
                 logf(LogLevel::Error, "Failed to write log '{}': {}", spec_.path, std::strerror(-r));

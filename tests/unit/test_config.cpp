@@ -192,7 +192,7 @@ routes:
     log: {path: /tmp/y}
     queue: {max_messages: 0, overflow: drop-oldst}
 )"),
-                ElementsAre("test.yaml:5:33: 'format' must be one of jsonl, hex, raw, not 'csv'",
+                ElementsAre("test.yaml:5:33: 'format' must be one of jsonl, hex, raw, candump, not 'csv'",
                             "test.yaml:5:53: 'size' must be at least 4KiB",
                             "test.yaml:5:63: 'keep' is 0, outside 1..1000",
                             "test.yaml:8:27: 'max_messages' is 0, outside 1..100000000",
