@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The table of formats: adding a codec is one file and one row here.
 #include "formats/candump_format.h"
+#include "formats/cannelloni_format.h"
 #include "formats/format.h"
 #include "formats/jsonl_format.h"
 #include "formats/length_prefixed_format.h"
@@ -31,6 +32,12 @@ const FormatKind kFormats[] = {
     FORMAT_ROW(JsonlFormat, "jsonl", "one JSON object a line: ts, source, peer, text or base64", true),
     FormatKind{"candump", "CAN frames as can-utils' text: \"(SEC.USEC) IFACE ID#DATA\" lines", true,
                &decoderOf<CandumpFormat>, &encoderOf<CandumpFormat>, MessageKind::CanFrame, kLinkTypeCanSocketCan},
+    FormatKind{"cannelloni", "CAN frames in cannelloni's UDP packets: many a datagram, sequence-numbered", false,
+               &decoderOf<CannelloniFormat>, &encoderOf<CannelloniFormat>, MessageKind::CanFrame,
+               kLinkTypeCanSocketCan},
+    FormatKind{"cannelloni-tcp", "CAN frames as cannelloni's TCP protocol: \"CANNELLONIv1\", then frames", true,
+               &decoderOf<CannelloniTcpFormat>, &encoderOf<CannelloniTcpFormat>, MessageKind::CanFrame,
+               kLinkTypeCanSocketCan},
 };
 #undef FORMAT_ROW
 }  // namespace
