@@ -15,6 +15,7 @@
 #include "core/datagram_listener.h"
 #include "core/event_loop.h"
 #include "core/route_queue.h"
+#include "core/stream_connection.h"
 #include "formats/cannelloni_format.h"
 #include "formats/format.h"
 
@@ -544,4 +545,35 @@ TEST_F(BatchingTest, CountsMessagesThatAreNotCanFramesAsErrorsAndSendsTheRest)
     EXPECT_EQ(datagrams[0], concat({header(0, 2), {0, 0, 0, 1, 0}, {0, 0, 0, 2, 0}}));
     EXPECT_EQ(listener->counters().errors, 1u);
     EXPECT_EQ(listener->counters().messagesOut, 2u);
+}
+
+TEST(CannelloniTcpFormat, StreamConnectionSendsTheHandshakeFirstThenFrames)
+{
+    auto loop = makeEpollEventLoop();
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    UniqueFd peer(fds[1]);
+    std::vector<Payload> decoded;
+    StreamConnection::Handlers handlers;
+    handlers.onMessages = [&](StreamConnection &, std::vector<Payload> &payloads) {
+        for (auto &payload : payloads) decoded.push_back(std::move(payload));
+    };
+    StreamConnection connection(*loop, UniqueFd(fds[0]), "peer", 1, *findFormat("cannelloni-tcp"), {}, false, false,
+                                handlers);
+    ASSERT_EQ(connection.send(canMessage(canonical(0x123, {0xde, 0xad, 0xbe, 0xef}))), 9u);
+    Message text;
+    text.data = {'h', 'i'};
+    EXPECT_EQ(connection.send(text), std::nullopt);  // not a CAN frame: refused, nothing buffered
+    connection.flush();
+    ASSERT_EQ(::send(peer.get(), kHandshake.data(), kHandshake.size(), 0), ssize_t(kHandshake.size()));
+    ASSERT_EQ(::send(peer.get(), "\x00\x00\x07\xff\x01\x42", 6, 0), 6);
+    auto stop = loop->makeTimer([&] { loop->exit(0); });
+    stop->arm(50ms);
+    loop->run();
+
+    uint8_t buffer[64];
+    ssize_t n = ::recv(peer.get(), buffer, sizeof(buffer), MSG_DONTWAIT);
+    ASSERT_EQ(n, 12 + 9);
+    EXPECT_EQ(Payload(buffer, buffer + n), concat({kHandshake, {0x00, 0x00, 0x01, 0x23, 0x04, 0xde, 0xad, 0xbe, 0xef}}));
+    EXPECT_EQ(decoded, std::vector<Payload>{canonical(0x7ff, {0x42})});
 }
