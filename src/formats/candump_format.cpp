@@ -182,7 +182,8 @@ void CandumpFormat::appendFrame(const CanFrame &frame, std::string &out)
     out += '#';
     if (frame.isFd()) {
         out += '#';
-        out += kHex[frame.flags & (CanFrame::kBrs | CanFrame::kEsi)];
+        // As candump prints what the kernel (6.0 and later) reports: FDF (4) is set on every FD frame.
+        out += kHex[(frame.flags & (CanFrame::kBrs | CanFrame::kEsi)) | CanFrame::kFdf];
     } else if (frame.isRtr()) {
         out += 'R';
         if (frame.len > 0 && frame.len <= 8) out += kHex[frame.len];

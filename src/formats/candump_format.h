@@ -16,7 +16,7 @@ struct CandumpFormat {
     // with `why` set when it is not a valid frame.
     static std::optional<CanFrame> parseFrame(std::string_view text, std::string &why);
     // Appends the frame as candump prints it: uppercase hex, 3-digit standard and 8-digit
-    // extended ids, "##F" and the flags nibble for CAN FD, "R" for remote frames.
+    // extended ids, "##F" for CAN FD with F the flags nibble (FDF 4 always set, as the kernel reports it), "R" for remote frames.
     static void appendFrame(const CanFrame &frame, std::string &out);
     // "(0000000001.000000) vcan0 123#DEADBEEF": the candump -L log line, without the newline.
     static std::string logLine(const CanFrame &frame, int64_t timestampNs, std::string_view interface);

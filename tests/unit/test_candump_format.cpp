@@ -51,9 +51,10 @@ TEST(CandumpFormat, PrintsFramesAsCandumpDoes)
     EXPECT_EQ(frameText("7FF#"), "7FF#");
     EXPECT_EQ(frameText("1ABCDEF0#0102"), "1ABCDEF0#0102");
     EXPECT_EQ(frameText("00000123#11"), "00000123#11");  // 8 digits: extended even when small
-    EXPECT_EQ(frameText("456##1112233445566778899AABBCC"), "456##1112233445566778899AABBCC");
-    EXPECT_EQ(frameText("456##511"), "456##111");  // FDF (4) is implied, not printed
-    EXPECT_EQ(frameText("12345678##3"), "12345678##3");
+    // FDF (4) is set on every FD frame, as candump prints what kernels 6.0 and later report.
+    EXPECT_EQ(frameText("456##1112233445566778899AABBCC"), "456##5112233445566778899AABBCC");
+    EXPECT_EQ(frameText("456##011"), "456##411");
+    EXPECT_EQ(frameText("12345678##3"), "12345678##7");
     EXPECT_EQ(frameText("123#R"), "123#R");
     EXPECT_EQ(frameText("123#r4"), "123#R4");
     EXPECT_EQ(frameText("20000080#0000000000000000"), "20000080#0000000000000000");
@@ -120,7 +121,7 @@ TEST(CandumpFormat, DecodesLogLinesBareFramesAndSkipsComments)
                        "12345678##1AABB\r\n"
                        "(1699999999.123457) can1 7DF#R T\n"
                        "123#01"),
-                ::testing::ElementsAre("123#DEADBEEF", "12345678##1AABB", "7DF#R", "123#01"));
+                ::testing::ElementsAre("123#DEADBEEF", "12345678##5AABB", "7DF#R", "123#01"));
 }
 
 TEST(CandumpFormat, DecoderFailsOnAnInvalidLineNamingIt)
