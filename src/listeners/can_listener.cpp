@@ -100,6 +100,8 @@ OpenResult openSocket(const CanOptions &options, int ifindex, const std::string 
             return failed("set CAN_RAW_FD_FRAMES");
     }
     if (setsockopt(fd.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0) return failed("set SO_TIMESTAMPNS");
+    // Frames the kernel dropped because the receive buffer was full: counted in 'lost'.
+    setsockopt(fd.get(), SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on));
     int size = 4 << 20;
     if (setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
         setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
@@ -229,6 +231,7 @@ private:
         watch_.reset();
         fd_ = std::move(fd);
         ifindex_ = ifindex;
+        kernelDrops_ = 0;
         watch_ = loop().watchIo(fd_.get(), 0, [this](uint32_t events) {
             if (events & (kReadable | kError)) receive();
             if (fd_ && (events & kWritable)) sendPending();
@@ -293,7 +296,7 @@ private:
         iovec iovs[kBatch];
         canfd_frame frames[kBatch];
         sockaddr_can addresses[kBatch];
-        alignas(cmsghdr) char control[kBatch][CMSG_SPACE(sizeof(timespec)) + 64];
+        alignas(cmsghdr) char control[kBatch][CMSG_SPACE(sizeof(timespec)) + CMSG_SPACE(sizeof(uint32_t)) + 64];
         const int rounds = finalRead_ ? 1024 : 8;
         for (int round = 0; round < rounds && fd_ && (finalRead_ || (reading_ && !stopped_)); ++round) {
             if (!finalRead_ && !mayRead()) {
@@ -347,6 +350,15 @@ private:
                 timespec ts;
                 std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
                 message.timestampNs = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+            } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+                uint32_t drops;
+                std::memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+                if (drops > kernelDrops_) {
+                    logf(LogLevel::Warning, "Listener '{}': the kernel dropped {} frames (receive buffer full)",
+                         name(), drops - kernelDrops_);
+                    counters().lost += drops - kernelDrops_;
+                    kernelDrops_ = drops;
+                }
             }
         }
         if (!message.timestampNs) message.timestampNs = realtimeNowNs();
@@ -413,6 +425,7 @@ private:
     std::unique_ptr<Timer> retryTimer_;
     std::chrono::nanoseconds retryDelay_ = kRetryMin / 2;
     int ifindex_ = 0;
+    uint32_t kernelDrops_ = 0;  // SO_RXQ_OVFL: the socket's drop count so far
     std::deque<Outgoing> pending_;
     std::map<int, std::string> names_;
     bool reading_ = true;
