@@ -22,14 +22,16 @@ namespace sockbridge {
 namespace {
 
 constexpr std::string_view kTopKeys[] = {"listeners", "routes", "daemon"};
-constexpr std::string_view kRouteKeys[] = {"name", "from", "to", "bidirectional", "per_connection", "queue", "log"};
+constexpr std::string_view kRouteKeys[] = {"name",  "from",      "to",         "bidirectional", "per_connection", "queue",
+                                           "log",   "write",     "allow_ids",  "filter_ids",    "rewrite"};
+constexpr std::string_view kRewriteKeys[] = {"from", "to"};
 constexpr std::string_view kQueueKeys[] = {"max_messages", "max_bytes", "overflow"};
 constexpr std::string_view kOverflowChoices[] = {"drop-newest", "drop-oldest", "block"};
 constexpr std::string_view kLogKeys[] = {"path", "format", "rotate"};
 #if HAVE_PCAP
-constexpr std::string_view kLogFormats[] = {"jsonl", "hex", "raw", "pcap", "packet-jsonl"};
+constexpr std::string_view kLogFormats[] = {"jsonl", "hex", "raw", "candump", "pcap", "packet-jsonl"};
 #else
-constexpr std::string_view kLogFormats[] = {"jsonl", "hex", "raw", "packet-jsonl"};
+constexpr std::string_view kLogFormats[] = {"jsonl", "hex", "raw", "candump", "packet-jsonl"};
 #endif
 // Kinds and log formats that exist but were left out of this build: named so --check says why.
 constexpr std::string_view kPcapOnly[] = {"packet", "raw", "pcap"};
@@ -40,9 +42,13 @@ constexpr std::string_view kDaemonKeys[] = {"shutdown_timeout", "log_level"};
 constexpr std::string_view kLogLevels[] = {"error", "warning", "notice", "info", "debug"};
 
 const KeySpec kCommonKeys[] = {
-    {"type", "string", "(required)", "the listener kind: tcp, udp, unix, packet, raw"},
-    {"format", "string", "raw", "how bytes become messages: raw, lines, length-prefixed, jsonl, packet-jsonl (output only)"},
+    {"type", "string", "(required)", "the listener kind: tcp, udp, unix, can, packet, raw"},
+    {"format", "string", "raw",
+     "how bytes become messages: raw, lines, length-prefixed, jsonl, candump, cannelloni, cannelloni-tcp, "
+     "packet-jsonl (output only)"},
     {"max_message", "size", "64KiB", "the largest message a framing format accepts; larger input closes that client"},
+    {"mtu", "size", "1472", "formats that pack many messages a datagram (cannelloni): the largest datagram"},
+    {"flush_timeout", "duration", "1ms", "cannelloni: how long a datagram that is not full waits for more; 0: no wait"},
 };
 
 bool validName(const std::string &name)
@@ -137,6 +143,7 @@ private:
             else
                 formatOptions.maxMessage = *max;
         }
+        parseBatching(reader, format, formatOptions);
         size_t errorsBefore = errors_.list().size();
         std::unique_ptr<ListenerSpec> spec = kind->parse(reader);
         reader.reportUnknownKeys(keyNames(kCommonKeys, kind->keys));
@@ -149,6 +156,28 @@ private:
         spec->formatMark = reader.has("format") ? reader.markOf("format") : key.Mark();
         spec->formatOptions = formatOptions;
         config_.listeners.push_back(std::move(spec));
+    }
+
+    // mtu and flush_timeout: only for formats that pack many messages into one datagram.
+    void parseBatching(OptionReader &reader, const FormatKind *format, FormatOptions &options)
+    {
+        const bool batches = format && format->makeEncoder(options)->batching();
+        for (std::string_view key : {"mtu", "flush_timeout"})
+            if (reader.has(key) && format && !batches)
+                reader.error(key, fmt::format("'{}' applies only to formats that pack many messages into a datagram "
+                                              "(cannelloni), not to '{}'", key, format->name));
+        if (auto mtu = reader.size("mtu")) {
+            if (*mtu < 80 || *mtu > 65507)
+                reader.error("mtu", "'mtu' must be between 80 and 65507 bytes (the largest UDP payload)");
+            else
+                options.mtu = *mtu;
+        }
+        if (auto timeout = reader.duration("flush_timeout")) {
+            if (*timeout > std::chrono::seconds(1))
+                reader.error("flush_timeout", "'flush_timeout' must be at most 1s");
+            else
+                options.flushTimeout = *timeout;
+        }
     }
 
     const FormatKind *parseFormat(OptionReader &reader)
@@ -231,13 +260,18 @@ private:
         QueueLimits queue = parseQueue(reader);
         std::optional<LogSpec> log = hasLog ? parseLog(reader) : std::nullopt;
         auto name = reader.string("name");
+        bool write = reader.boolean("write").value_or(false);
+        CanRouteRules can = parseCanRules(reader);
         if (errors_.list().size() != errorsBefore) return;
+        if (write && hasLog) reader.error("write", "'write' is for routes to CAN listeners, not to a log");
+        if (can.allow && hasLog) reader.error("allow_ids", "'allow_ids' limits what a route writes to a CAN bus, not to a log");
 
         std::vector<RouteSpec> edges;
         if (hasLog) {
             if (bidirectional) reader.error("bidirectional", "a log route cannot be bidirectional");
             if (perConnection) reader.error("per_connection", "a log route cannot be per_connection");
             for (const auto &source : from) edges.push_back(edge(node.Mark(), source, "", log, false, queue));
+            for (auto &e : edges) e.can = can;
             addEdges(std::move(edges), name);
             return;
         }
@@ -252,6 +286,10 @@ private:
                 if (bidirectional || perConnection)
                     edges.push_back(edge(node.Mark(), target, source, std::nullopt, perConnection, queue));
             }
+        }
+        for (auto &e : edges) {
+            e.write = write;
+            e.can = can;
         }
         addEdges(std::move(edges), name);
     }
@@ -269,6 +307,108 @@ private:
         }
         perConnectionPairs_.push_back({reader.map().Mark(), from[0], to[0]});
         return true;
+    }
+
+    // filter_ids: [0x100-0x1FF, "!0x123"], allow_ids: [...], rewrite: {from, to} or a list of them.
+    CanRouteRules parseCanRules(OptionReader &route)
+    {
+        CanRouteRules rules;
+        if (route.has("filter_ids")) {
+            for (auto &[match, negated] : canIdList(route, "filter_ids", true))
+                (negated ? rules.exclude : rules.filter).push_back(match);
+        }
+        if (route.has("allow_ids")) {
+            rules.allow.emplace();
+            for (auto &[match, negated] : canIdList(route, "allow_ids", false)) rules.allow->push_back(match);
+        }
+        YAML::Node rewrite = route.node("rewrite");
+        if (!rewrite.IsDefined()) return rules;
+        std::vector<YAML::Node> items;
+        if (rewrite.IsMap()) {
+            items.push_back(rewrite);
+        } else if (rewrite.IsSequence() && rewrite.size() > 0) {
+            for (const auto &item : rewrite) items.push_back(item);
+        } else {
+            route.error("rewrite", "'rewrite' must be a map {from: ID or RANGE, to: ID} or a list of them");
+            return rules;
+        }
+        for (const auto &item : items) {
+            if (!item.IsMap()) {
+                errors_.add(item, "each 'rewrite' must be a map {from: ID or RANGE, to: ID}");
+                continue;
+            }
+            OptionReader reader(item, errors_, "rewrite");
+            reader.reportUnknownKeys(kRewriteKeys);
+            auto from = canId(reader, "from", true);
+            auto to = canId(reader, "to", false);
+            if (!reader.has("from") || !reader.has("to")) {
+                errors_.add(item, "'rewrite' needs 'from' (an id or a range) and 'to' (the new id)");
+                continue;
+            }
+            if (!from || !to) continue;
+            uint32_t last = to->first + (from->last - from->first);
+            if (last > (to->extended ? CanFrame::kEffMask : CanFrame::kSffMask)) {
+                reader.error("to", fmt::format("rewriting {} to {} runs past the last {} id",
+                                               from->toString(), to->toString(), to->extended ? "extended" : "standard"));
+                continue;
+            }
+            rules.rewrites.push_back({*from, to->first, to->extended});
+        }
+        return rules;
+    }
+
+    std::optional<CanIdMatch> canId(OptionReader &reader, std::string_view key, bool rangeAllowed)
+    {
+        auto text = reader.string(key);
+        if (!text) return std::nullopt;
+        std::string why;
+        auto match = parseCanIdMatch(*text, why);
+        if (!match) {
+            reader.error(key, why);
+            return std::nullopt;
+        }
+        if (!rangeAllowed && match->first != match->last) {
+            reader.error(key, fmt::format("'{}' must be one id, not a range", key));
+            return std::nullopt;
+        }
+        return match;
+    }
+
+    // A list of ids and ranges ("!" first to exclude, where allowed), each positioned.
+    std::vector<std::pair<CanIdMatch, bool>> canIdList(OptionReader &reader, std::string_view key, bool negation)
+    {
+        std::vector<std::pair<CanIdMatch, bool>> out;
+        YAML::Node value = reader.node(key);
+        std::vector<YAML::Node> items;
+        if (value.IsScalar()) {
+            items.push_back(value);
+        } else if (value.IsSequence()) {
+            for (const auto &item : value) items.push_back(item);
+        } else {
+            reader.error(key, fmt::format("'{}' must be a list of CAN ids and ranges (0x100-0x1FF)", key));
+            return out;
+        }
+        for (const auto &item : items) {
+            if (!item.IsScalar()) {
+                errors_.add(item, fmt::format("'{}' must list CAN ids and ranges (0x100-0x1FF)", key));
+                continue;
+            }
+            std::string_view text = item.Scalar();
+            bool negated = text.starts_with('!');
+            if (negated) {
+                if (!negation) {
+                    errors_.add(item, fmt::format("'{}' lists what may pass: '!' is for 'filter_ids'", key));
+                    continue;
+                }
+                text.remove_prefix(1);
+            }
+            std::string why;
+            if (auto match = parseCanIdMatch(text, why))
+                out.emplace_back(*match, negated);
+            else
+                errors_.add(item, why);
+        }
+        return out;
     }
 
     QueueLimits parseQueue(OptionReader &route)
@@ -318,6 +458,7 @@ private:
         } else if (auto format = reader.choice("format", kLogFormats)) {
             spec.format = *format == "hex"            ? LogFormat::Hex
                           : *format == "raw"          ? LogFormat::Raw
+                          : *format == "candump"      ? LogFormat::Candump
                           : *format == "pcap"         ? LogFormat::Pcap
                           : *format == "packet-jsonl" ? LogFormat::PacketJsonl
                                                       : LogFormat::Jsonl;
@@ -407,6 +548,13 @@ public:
             if (!from || !to) continue;  // the listener itself had errors, already reported
             if (std::string why = to->refusesInput(); !why.empty())
                 errors_.add(route.mark, fmt::format("route to '{}': {}", to->name, why));
+            if (std::string why = to->targetError(); !why.empty()) {
+                errors_.add(route.mark, fmt::format("route to listener '{}': {}", to->name, why));
+                continue;
+            }
+            if (to->writesToBus() && !route.write && writeErrors_.insert({route.mark.pos, to->name}).second)
+                errors_.add(route.mark, fmt::format("route to CAN listener '{}' writes to the bus: set 'write: true'",
+                                                    to->name));
             if (from->transport() == Transport::Stream && !from->format->framesStream &&
                 to->transport() != Transport::Stream)
                 errors_.add(route.mark,
@@ -449,6 +597,7 @@ private:
     ConfigErrors &errors_;
     std::map<std::string, YAML::Mark> names_;
     std::map<std::string, LogSpec> logs_;
+    std::set<std::pair<int, std::string>> writeErrors_;  // (route position, target) already reported
     std::vector<PerConnectionPair> perConnectionPairs_;
 };
 

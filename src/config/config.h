@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/yaml_source.h"
+#include "core/can_id_rules.h"
 #include "core/route_queue.h"
 #include "formats/format.h"
 
@@ -46,6 +47,10 @@ public:
 
     virtual Transport transport() const = 0;
     virtual StreamRole role() const { return StreamRole::None; }
+    // True for listeners that write CAN frames to a bus: routes into them need 'write: true'.
+    virtual bool writesToBus() const { return false; }
+    // Why no route may have this listener as its target (a can listener on 'any'); empty: it may.
+    virtual std::string targetError() const { return {}; }
     virtual std::unique_ptr<Listener> create(EventLoop &loop) const = 0;
 };
 
@@ -63,7 +68,7 @@ const ListenerKind *findListenerKind(std::string_view name);
 // Keys every listener accepts, whatever its kind.
 std::span<const KeySpec> commonListenerKeys();
 
-enum class LogFormat { Jsonl, Hex, Raw, Pcap, PacketJsonl };
+enum class LogFormat { Jsonl, Hex, Raw, Pcap, PacketJsonl, Candump };
 
 struct LogSpec {
     std::string path;
@@ -81,6 +86,9 @@ struct RouteSpec {
     std::optional<LogSpec> log;
     bool perConnection = false;
     QueueLimits queue;
+    // CAN: 'write: true' lets the route write to a bus; filter_ids, rewrite and allow_ids.
+    bool write = false;
+    CanRouteRules can;
 };
 
 struct DaemonSpec {

@@ -14,6 +14,7 @@ struct Counters {
     uint64_t bytesOut = 0;
     uint64_t drops = 0;
     uint64_t errors = 0;
+    uint64_t lost = 0;  // messages or packets a peer sent that never arrived (sequence gaps)
     uint64_t connects = 0;
     uint64_t reconnects = 0;
     // Dropped by the kernel before the listener read them (packet sockets: PACKET_STATISTICS).

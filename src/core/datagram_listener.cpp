@@ -17,7 +17,10 @@ constexpr size_t kDatagramMax = 65536;
 DatagramListener::DatagramListener(std::string name, EventLoop &loop, const FormatKind &format,
                                    const FormatOptions &options, DatagramSocketOps ops)
     : Listener(std::move(name), loop), format_(format), options_(options), decoder_(format.makeDecoder(options)),
-      encoder_(format.makeEncoder(options)), ops_(std::move(ops))
+      encoder_(format.makeEncoder(options)), ops_(std::move(ops)), flushTimer_(loop.makeTimer([this] {
+          if (open_) closeBatch();
+          sendPending();
+      }))
 {
 }
 
@@ -97,6 +100,7 @@ void DatagramListener::receive()
             bool ok = decoder_->feed({reinterpret_cast<const uint8_t *>(iovs[i].iov_base), headers[i].msg_len},
                                      payloads) &&
                       decoder_->finish(payloads);
+            counters().lost += decoder_->takeLost();
             if (!ok) {
                 logf(LogLevel::Warning, "Listener '{}': dropping a datagram from {}: {}", name(), from.toString(),
                      decoder_->error());
@@ -106,7 +110,8 @@ void DatagramListener::receive()
             std::string peer = from.toString();
             for (auto &payload : payloads) {
                 Message message;
-                message.kind = MessageKind::Datagram;
+                message.kind = format_.messageKind.value_or(MessageKind::Datagram);
+                message.linkType = format_.linkType;
                 message.data = std::move(payload);
                 message.timestampNs = now;
                 message.peer = peer;
@@ -119,6 +124,7 @@ void DatagramListener::receive()
 
 void DatagramListener::drain()
 {
+    BatchEncoder *batch = encoder_->batching();
     // Keep a bounded number encoded; the rest waits in the route queues.
     while (pending_.size() < kBatch) {
         MessagePtr message = nextInput();
@@ -132,12 +138,59 @@ void DatagramListener::drain()
             ++counters().drops;
             continue;
         }
+        if (batch) {
+            addToBatch(*batch, *message, *to);
+            continue;
+        }
         Outgoing out{{}, *to};
-        encoder_->encode(*message, out.bytes);
+        if (!encoder_->encode(*message, out.bytes)) {
+            countUnencodable(*message);
+            continue;
+        }
         pending_.push_back(std::move(out));
         counters().countOut(message->size());
     }
+    if (open_ && options_.flushTimeout.count() == 0) closeBatch();
     sendPending();
+}
+
+// Appends the message to the open datagram; a full datagram (or one to another destination)
+// is queued first. The flush timer starts with a datagram's first message.
+void DatagramListener::addToBatch(BatchEncoder &batch, const Message &message, const SocketAddress &to)
+{
+    scratch_.clear();
+    if (!batch.add(message, scratch_)) {
+        countUnencodable(message);
+        return;
+    }
+    if (open_ && (!(open_->to == to) || open_->bytes.size() + scratch_.size() > options_.mtu)) closeBatch();
+    if (!open_) {
+        open_.emplace(Outgoing{{}, to});
+        open_->bytes.reserve(options_.mtu);
+        batch.begin(open_->bytes);
+        openCount_ = 0;
+        if (options_.flushTimeout.count() > 0) flushTimer_->arm(options_.flushTimeout);
+    }
+    open_->bytes.insert(open_->bytes.end(), scratch_.begin(), scratch_.end());
+    ++openCount_;
+    counters().countOut(message.size());
+}
+
+void DatagramListener::closeBatch()
+{
+    flushTimer_->disarm();
+    encoder_->batching()->end(open_->bytes, openCount_);
+    pending_.push_back(std::move(*open_));
+    open_.reset();
+}
+
+void DatagramListener::countUnencodable(const Message &message)
+{
+    logf(warnedUnencodable_ ? LogLevel::Debug : LogLevel::Warning,
+         "Listener '{}': dropping a {} message from '{}' that format '{}' cannot carry", name(),
+         messageKindName(message.kind), message.source, format_.name);
+    warnedUnencodable_ = true;
+    ++counters().errors;
 }
 
 void DatagramListener::sendPending()

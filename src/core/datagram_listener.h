@@ -40,11 +40,14 @@ public:
 
 protected:
     void drain() override;
-    bool flushed() const override { return pending_.empty(); }
+    bool flushed() const override { return pending_.empty() && !open_; }
     int fd() const { return fd_.get(); }
 
 private:
     void receive();
+    void addToBatch(BatchEncoder &batch, const Message &message, const SocketAddress &to);
+    void closeBatch();
+    void countUnencodable(const Message &message);
     void sendPending();
     void updateEvents();
     const SocketAddress *destination() const;
@@ -63,10 +66,17 @@ private:
         SocketAddress to;
     };
     std::deque<Outgoing> pending_;
+    // Batching formats: the datagram being filled, how many messages it holds, and the timer
+    // that sends it when it is not full after options_.flushTimeout.
+    std::optional<Outgoing> open_;
+    size_t openCount_ = 0;
+    std::vector<uint8_t> scratch_;
+    std::unique_ptr<Timer> flushTimer_;
     bool reading_ = true;
     bool stopped_ = false;
     bool finalRead_ = false;
     bool warnedNoPeer_ = false;
+    bool warnedUnencodable_ = false;
 };
 
 }  // namespace sockbridge

@@ -56,7 +56,7 @@ void Manager::apply(const Config &config)
             continue;
         }
         Endpoint &target = spec.log ? logFor(*spec.log) : *byName.at(spec.to);
-        routes_.push_back(std::make_unique<Route>(spec.name, source, target, spec.queue));
+        routes_.push_back(std::make_unique<Route>(spec.name, source, target, spec.queue, spec.can));
         Route *route = routes_.back().get();
         routesFrom_[&source].push_back(route);
         route->queue().setOnSpace([&source] { source.resumeReading(); });

@@ -18,6 +18,12 @@ enum class MessageKind : uint8_t {
 
 const char *messageKindName(MessageKind kind);
 
+// pcap link types of the messages the daemon produces (https://www.tcpdump.org/linktypes.html).
+inline constexpr uint16_t kLinkTypeEthernet = 1;
+inline constexpr uint16_t kLinkTypeRaw = 101;
+inline constexpr uint16_t kLinkTypeCanSocketCan = 227;
+inline constexpr uint16_t kLinkTypeLinuxSll2 = 276;
+
 struct Message {
     MessageKind kind = MessageKind::Bytes;
     std::vector<uint8_t> data;

@@ -2,10 +2,12 @@
 // Route: queues messages for its target and wakes it.
 #include "core/route.h"
 
+#include "core/log.h"
+
 namespace sockbridge {
 
-Route::Route(std::string name, Listener &source, Endpoint &target, QueueLimits limits)
-    : name_(std::move(name)), source_(source), target_(target), queue_(limits)
+Route::Route(std::string name, Listener &source, Endpoint &target, QueueLimits limits, CanRouteRules canRules)
+    : name_(std::move(name)), source_(source), target_(target), queue_(limits), canRules_(std::move(canRules))
 {
     target_.addInput(&queue_);
 }
@@ -14,6 +16,20 @@ Route::~Route() { target_.removeInput(&queue_); }
 
 void Route::offer(MessagePtr message)
 {
+    if (!canRules_.empty()) {
+        std::string why;
+        switch (canRules_.apply(message, why)) {
+        case CanRouteRules::Verdict::Pass: break;
+        case CanRouteRules::Verdict::Filtered: return;  // not for this route: not counted
+        case CanRouteRules::Verdict::NotCan:
+        case CanRouteRules::Verdict::NotAllowed:
+            ++offered_;
+            offeredBytes_ += message->size();
+            ++refused_;
+            logf(LogLevel::Debug, "Route '{}': dropping a frame: {}", name_, why);
+            return;
+        }
+    }
     ++offered_;
     offeredBytes_ += message->size();
     queue_.push(std::move(message));
@@ -32,7 +48,7 @@ Counters Route::counters() const
     c.bytesIn = offeredBytes_;
     c.messagesOut = queue_.popped();
     c.bytesOut = queue_.poppedBytes();
-    c.drops = queue_.drops();
+    c.drops = queue_.drops() + refused_;
     return c;
 }
 

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "core/can_id_rules.h"
 #include "core/counters.h"
 #include "core/listener.h"
 #include "core/route_queue.h"
@@ -12,7 +13,7 @@ namespace sockbridge {
 
 class Route {
 public:
-    Route(std::string name, Listener &source, Endpoint &target, QueueLimits limits);
+    Route(std::string name, Listener &source, Endpoint &target, QueueLimits limits, CanRouteRules canRules = {});
     ~Route();
     Route(const Route &) = delete;
     Route &operator=(const Route &) = delete;
@@ -24,7 +25,8 @@ public:
     const RouteQueue &queue() const { return queue_; }
 
     void offer(MessagePtr message);
-    // Offered (in), taken by the target (out) and dropped by the queue's policy.
+    // Offered (in), taken by the target (out), dropped by the queue's policy or refused by the
+    // CAN rules (not a CAN frame, not in allow_ids).
     Counters counters() const;
 
 private:
@@ -32,7 +34,9 @@ private:
     Listener &source_;
     Endpoint &target_;
     RouteQueue queue_;
+    CanRouteRules canRules_;
     uint64_t offered_ = 0;
+    uint64_t refused_ = 0;
     uint64_t offeredBytes_ = 0;
 };
 

@@ -30,8 +30,24 @@ StreamConnection::StreamConnection(EventLoop &loop, UniqueFd fd, std::string pee
       maxMessage_(options.maxMessage), connecting_(connecting),
       handlers_(std::move(handlers))
 {
-    watch_ = loop_.watchIo(fd_.get(), connecting_ ? kWritable : kReadable,
-                           [this](uint32_t events) { handleEvents(events); });
+    if (!connecting_) queueGreeting();
+    uint32_t events = connecting_ ? kWritable : kReadable;
+    if (!connecting_ && buffered() > 0) events |= kWritable;
+    watch_ = loop_.watchIo(fd_.get(), events, [this](uint32_t ready) { handleEvents(ready); });
+}
+
+// The format's handshake (cannelloni-tcp) goes before anything else sent on the connection.
+void StreamConnection::queueGreeting()
+{
+    std::vector<uint8_t> greeting;
+    encoder_->greet(greeting);
+    if (greeting.empty()) return;
+    if (messageMode_) {
+        outMessageBytes_ += greeting.size();
+        outMessages_.push_front(std::move(greeting));
+    } else {
+        out_.insert(out_.begin() + ptrdiff_t(outOffset_), greeting.begin(), greeting.end());
+    }
 }
 
 StreamConnection::~StreamConnection() { unlinkSplice(); }
@@ -63,6 +79,7 @@ void StreamConnection::finishConnect()
     }
     connecting_ = false;
     everConnected_ = true;
+    queueGreeting();
     if (handlers_.onConnected) handlers_.onConnected(*this);
     if (closed_) return;
     writeSome();
@@ -136,13 +153,13 @@ void StreamConnection::endOfInput()
     if (handlers_.onEndOfInput) handlers_.onEndOfInput(*this);
 }
 
-size_t StreamConnection::send(const Message &message)
+std::optional<size_t> StreamConnection::send(const Message &message)
 {
     if (closed_ || writeShut_) return 0;
     size_t encoded;
     if (messageMode_) {
         std::vector<uint8_t> frame;
-        encoder_->encode(message, frame);
+        if (!encoder_->encode(message, frame)) return std::nullopt;
         encoded = frame.size();
         outMessageBytes_ += encoded;
         outMessages_.push_back(std::move(frame));
@@ -158,7 +175,10 @@ size_t StreamConnection::send(const Message &message)
         out_.insert(out_.end(), message.data.begin() + ptrdiff_t(sent), message.data.end());
     } else {
         size_t before = out_.size();
-        encoder_->encode(message, out_);
+        if (!encoder_->encode(message, out_)) {
+            out_.resize(before);  // an encoder that fails appends nothing; make sure of it
+            return std::nullopt;
+        }
         encoded = out_.size() - before;
     }
     if (full()) wasFull_ = true;

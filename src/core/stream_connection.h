@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,8 +53,9 @@ public:
     // An outgoing connection that completed its connect() at some point.
     bool everConnected() const { return everConnected_; }
 
-    // Encodes and buffers one message (call flush() after a batch). Returns the encoded size.
-    size_t send(const Message &message);
+    // Encodes and buffers one message (call flush() after a batch). Returns the encoded size, or
+    // nullopt when the format cannot carry the message (nothing is buffered; the caller counts it).
+    std::optional<size_t> send(const Message &message);
     // Writes what the socket takes now; the rest goes when it is writable.
     void flush() { writeSome(); }
     // Too much is buffered: the caller stops sending until onWritable.
@@ -87,6 +89,7 @@ private:
     void pushSplicedBytes();
     void moveSplicedBytesToTarget();
     void unlinkSplice();
+    void queueGreeting();
 
     EventLoop &loop_;
     UniqueFd fd_;

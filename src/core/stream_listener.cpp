@@ -16,7 +16,8 @@ std::string shown(const std::string &peer) { return peer.empty() ? "an unnamed c
 
 StreamListener::StreamListener(std::string name, EventLoop &loop, const FormatKind &format,
                                const FormatOptions &options, StreamSocketOps ops, MessageKind kind)
-    : Listener(std::move(name), loop), format_(format), options_(options), ops_(std::move(ops)), kind_(kind),
+    : Listener(std::move(name), loop), format_(format), options_(options), ops_(std::move(ops)),
+      kind_(format.messageKind.value_or(kind)),
       reap_(loop.makeDeferred([this] { closing_.clear(); })),
       reconnectTimer_(loop.makeTimer([this] { connectNow(); })), nextDelay_(ops_.backoff.initial)
 {
@@ -108,6 +109,7 @@ StreamConnection::Handlers StreamListener::routedHandlers()
         for (auto &payload : payloads) {
             Message message;
             message.kind = kind_;
+            message.linkType = format_.linkType;
             message.data = std::move(payload);
             message.timestampNs = realtimeNowNs();
             message.peer = connection.peer();
@@ -202,13 +204,26 @@ void StreamListener::drain()
     while (!anyClientFull()) {
         MessagePtr message = nextInput();
         if (!message) break;
+        bool carried = true;
         for (auto &[id, connection] : connections_)
-            if (connection->connected()) connection->send(*message);
-        counters().countOut(message->size());
+            if (connection->connected() && !connection->send(*message)) carried = false;
+        if (carried)
+            counters().countOut(message->size());
+        else
+            countUnencodable(*message);
     }
     // Writing may close a connection, which leaves connections_: walk a snapshot. Closed ones
     // stay allocated until the next iteration.
     for (StreamConnection *connection : snapshot()) connection->flush();
+}
+
+void StreamListener::countUnencodable(const Message &message)
+{
+    logf(warnedUnencodable_ ? LogLevel::Debug : LogLevel::Warning,
+         "Listener '{}': dropping a {} message from '{}' that format '{}' cannot carry", name(),
+         messageKindName(message.kind), message.source, format_.name);
+    warnedUnencodable_ = true;
+    ++counters().errors;
 }
 
 bool StreamListener::flushed() const
@@ -242,17 +257,21 @@ struct PairLink {
 };
 
 void forward(StreamConnection &from, StreamConnection *to, std::vector<Payload> &payloads, MessageKind kind,
-             Counters &in, Counters &out)
+             uint16_t linkType, Counters &in, Counters &out)
 {
     if (!to || to->closed()) return;
     for (auto &payload : payloads) {
         Message message;
         message.kind = kind;
+        message.linkType = linkType;
         message.data = std::move(payload);
         message.timestampNs = realtimeNowNs();
         message.peer = from.peer();
         in.countIn(message.size());
-        out.countOut(to->send(message));
+        if (auto encoded = to->send(message))
+            out.countOut(*encoded);
+        else
+            ++out.errors;  // the target's format cannot carry it
     }
     to->flush();
     if (to->full()) from.pauseReading();
@@ -290,7 +309,7 @@ void StreamListener::acceptPaired(UniqueFd fd, std::string peer)
         Counters &theirs = accepted ? target.counters() : counters();
         StreamConnection::Handlers h;
         h.onMessages = [link, &mine, &theirs, this](StreamConnection &c, std::vector<Payload> &payloads) {
-            forward(c, link->partnerOf(c), payloads, kind_, mine, theirs);
+            forward(c, link->partnerOf(c), payloads, kind_, format_.linkType, mine, theirs);
         };
         h.mayRead = [link, this, accepted]() {
             StreamConnection *partner = accepted ? link->outgoing : link->accepted;

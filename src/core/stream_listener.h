@@ -72,11 +72,12 @@ private:
     void forget(StreamConnection &connection);
     bool anyClientFull() const;
     std::vector<StreamConnection *> snapshot() const;
+    void countUnencodable(const Message &message);
 
     const FormatKind &format_;
     FormatOptions options_;
     StreamSocketOps ops_;
-    MessageKind kind_;
+    MessageKind kind_;  // of decoded messages: the format's, else the socket's
 
     UniqueFd listenFd_;
     std::unique_ptr<IoWatch> listenWatch_;
@@ -93,6 +94,7 @@ private:
     std::mt19937 random_{std::random_device{}()};
     bool everConnected_ = false;
     uint64_t failedAttempts_ = 0;
+    bool warnedUnencodable_ = false;
 
     StreamListener *pairTarget_ = nullptr;
 };

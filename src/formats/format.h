@@ -2,12 +2,15 @@
 // Format: a codec between messages and bytes. No format knows about sockets.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/message.h"
@@ -18,6 +21,10 @@ using Payload = std::vector<uint8_t>;
 
 struct FormatOptions {
     size_t maxMessage = 65536;  // largest message a decoder accepts, in bytes
+    // Formats that pack many messages into one datagram (BatchEncoder): the largest datagram,
+    // and how long a datagram that is not full waits for more (0: sent at the end of each pass).
+    size_t mtu = 1472;
+    std::chrono::nanoseconds flushTimeout = std::chrono::milliseconds(1);
 };
 
 // Incremental decoder: feed it bytes as they arrive, it yields whole message payloads and keeps
@@ -35,17 +42,40 @@ public:
     // Bytes kept that do not yet make a whole message.
     virtual size_t pending() const = 0;
     const std::string &error() const { return error_; }
+    // Messages or packets the peer sent that never arrived, as the format's sequence numbers show,
+    // since the last call; the caller adds them to its counters. 0 for formats without them.
+    uint64_t takeLost() { return std::exchange(lost_, 0); }
 
 protected:
     std::string error_;
+    uint64_t lost_ = 0;
+};
+
+// Packs many messages into one datagram (cannelloni). A datagram is begin(), then add() for
+// each message while the datagram stays within FormatOptions::mtu, then end().
+class BatchEncoder {
+public:
+    virtual ~BatchEncoder() = default;
+    // Appends the start of a datagram (its header) to the empty `out`.
+    virtual void begin(std::vector<uint8_t> &out) = 0;
+    // Appends one message; false (nothing appended) when the message cannot be encoded.
+    virtual bool add(const Message &message, std::vector<uint8_t> &out) = 0;
+    // Completes the datagram in `out`, which holds `count` messages (fills in its header).
+    virtual void end(std::vector<uint8_t> &out, size_t count) = 0;
 };
 
 // Encoder: appends one message's bytes to the caller's buffer. On a datagram socket the caller
-// sends each message's bytes as one datagram.
+// sends each message's bytes as one datagram, unless batching() says how to pack many into one.
 class Encoder {
 public:
     virtual ~Encoder() = default;
-    virtual void encode(const Message &message, std::vector<uint8_t> &out) = 0;
+    // False, with nothing appended, when this format cannot carry the message (a cannelloni
+    // encoder given bytes that are not a CAN frame): the caller counts it as an error.
+    virtual bool encode(const Message &message, std::vector<uint8_t> &out) = 0;
+    // Bytes to send first on every new stream connection, before any message (a handshake).
+    virtual void greet(std::vector<uint8_t> &) {}
+    // Non-null when datagrams should carry many messages.
+    virtual BatchEncoder *batching() { return nullptr; }
 };
 
 struct FormatKind {
@@ -59,6 +89,10 @@ struct FormatKind {
     // Writes messages but cannot read them back (a summary): its decoder fails every input, so
     // the config refuses it on a listener that routes read from.
     bool encodeOnly = false;
+    // What every decoded message is, whatever the socket (CAN frame formats: CanFrame with
+    // linkType 227); nullopt: what the listener's socket says (Bytes or Datagram).
+    std::optional<MessageKind> messageKind = std::nullopt;
+    uint16_t linkType = 0;
 };
 
 // Every format, one row each (formats/registry.cpp).

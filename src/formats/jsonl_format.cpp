@@ -425,7 +425,7 @@ JsonlFormat::Encoder::Encoder(const FormatOptions &)
 {
 }
 
-void JsonlFormat::Encoder::encode(const Message &message, std::vector<uint8_t> &out)
+bool JsonlFormat::Encoder::encode(const Message &message, std::vector<uint8_t> &out)
 {
     std::string line;
     line.reserve(160 + message.data.size() * 4 / 3);
@@ -446,6 +446,7 @@ void JsonlFormat::Encoder::encode(const Message &message, std::vector<uint8_t> &
     }
     line += "}\n";
     out.insert(out.end(), line.begin(), line.end());
+    return true;
 }
 
 }  // namespace sockbridge

@@ -29,7 +29,7 @@ struct JsonlFormat {
     class Encoder final : public sockbridge::Encoder {
     public:
         explicit Encoder(const FormatOptions &options);
-        void encode(const Message &message, std::vector<uint8_t> &out) override;
+        bool encode(const Message &message, std::vector<uint8_t> &out) override;
     };
 };
 

@@ -101,7 +101,7 @@ LengthPrefixedFormat::Encoder::Encoder(const FormatOptions &)
 {
 }
 
-void LengthPrefixedFormat::Encoder::encode(const Message &message, std::vector<uint8_t> &out)
+bool LengthPrefixedFormat::Encoder::encode(const Message &message, std::vector<uint8_t> &out)
 {
     const uint32_t length = uint32_t(std::min<size_t>(message.data.size(),
                                                       std::numeric_limits<uint32_t>::max()));
@@ -110,6 +110,7 @@ void LengthPrefixedFormat::Encoder::encode(const Message &message, std::vector<u
     out.push_back(uint8_t(length >> 8));
     out.push_back(uint8_t(length));
     out.insert(out.end(), message.data.begin(), message.data.begin() + length);
+    return true;
 }
 
 }  // namespace sockbridge

@@ -105,11 +105,12 @@ LinesFormat::Encoder::Encoder(const FormatOptions &)
 {
 }
 
-void LinesFormat::Encoder::encode(const Message &message, std::vector<uint8_t> &out)
+bool LinesFormat::Encoder::encode(const Message &message, std::vector<uint8_t> &out)
 {
     out.insert(out.end(), message.data.begin(), message.data.end());
     if (message.data.empty() || message.data.back() != '\n')
         out.push_back('\n');
+    return true;
 }
 
 }  // namespace sockbridge

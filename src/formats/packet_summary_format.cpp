@@ -249,11 +249,12 @@ bool PacketSummaryFormat::Decoder::finish(std::vector<Payload> &) { return true;
 
 PacketSummaryFormat::Encoder::Encoder(const FormatOptions &) {}
 
-void PacketSummaryFormat::Encoder::encode(const Message &message, std::vector<uint8_t> &out)
+bool PacketSummaryFormat::Encoder::encode(const Message &message, std::vector<uint8_t> &out)
 {
     const std::string line = summarize(message);
     out.insert(out.end(), line.begin(), line.end());
     out.push_back('\n');
+    return true;
 }
 
 /**

@@ -8,12 +8,6 @@
 
 namespace sockbridge {
 
-// pcap link types the daemon produces (https://www.tcpdump.org/linktypes.html).
-inline constexpr uint16_t kLinkTypeEthernet = 1;
-inline constexpr uint16_t kLinkTypeRaw = 101;
-inline constexpr uint16_t kLinkTypeCanSocketCan = 227;
-inline constexpr uint16_t kLinkTypeLinuxSll2 = 276;
-
 struct PacketSummaryFormat {
     // Output only: a summary cannot be turned back into the packet.
     class Decoder final : public sockbridge::Decoder {
@@ -27,7 +21,7 @@ struct PacketSummaryFormat {
     class Encoder final : public sockbridge::Encoder {
     public:
         explicit Encoder(const FormatOptions &options);
-        void encode(const Message &message, std::vector<uint8_t> &out) override;
+        bool encode(const Message &message, std::vector<uint8_t> &out) override;
     };
 
     // The JSON object of one message, without the newline (exposed for tests).

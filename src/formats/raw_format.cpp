@@ -47,9 +47,10 @@ RawFormat::Encoder::Encoder(const FormatOptions &)
 {
 }
 
-void RawFormat::Encoder::encode(const Message &message, std::vector<uint8_t> &out)
+bool RawFormat::Encoder::encode(const Message &message, std::vector<uint8_t> &out)
 {
     out.insert(out.end(), message.data.begin(), message.data.end());
+    return true;
 }
 
 }  // namespace sockbridge

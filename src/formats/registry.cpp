@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The table of formats: adding a codec is one file and one row here.
+#include "formats/candump_format.h"
+#include "formats/cannelloni_format.h"
 #include "formats/format.h"
 #include "formats/jsonl_format.h"
 #include "formats/length_prefixed_format.h"
@@ -40,6 +42,27 @@ const FormatKind kFormats[] = {
                .makeDecoder = &decoderOf<PacketSummaryFormat>,
                .makeEncoder = &encoderOf<PacketSummaryFormat>,
                .encodeOnly = true},
+    FormatKind{.name = "candump",
+               .summary = "CAN frames as can-utils' text: \"(SEC.USEC) IFACE ID#DATA\" lines",
+               .framesStream = true,
+               .makeDecoder = &decoderOf<CandumpFormat>,
+               .makeEncoder = &encoderOf<CandumpFormat>,
+               .messageKind = MessageKind::CanFrame,
+               .linkType = kLinkTypeCanSocketCan},
+    FormatKind{.name = "cannelloni",
+               .summary = "CAN frames in cannelloni's UDP packets: many a datagram, sequence-numbered",
+               .framesStream = false,
+               .makeDecoder = &decoderOf<CannelloniFormat>,
+               .makeEncoder = &encoderOf<CannelloniFormat>,
+               .messageKind = MessageKind::CanFrame,
+               .linkType = kLinkTypeCanSocketCan},
+    FormatKind{.name = "cannelloni-tcp",
+               .summary = "CAN frames as cannelloni's TCP protocol: \"CANNELLONIv1\", then frames",
+               .framesStream = true,
+               .makeDecoder = &decoderOf<CannelloniTcpFormat>,
+               .makeEncoder = &encoderOf<CannelloniTcpFormat>,
+               .messageKind = MessageKind::CanFrame,
+               .linkType = kLinkTypeCanSocketCan},
 };
 #undef FORMAT_ROW
 }  // namespace

@@ -6,6 +6,7 @@
 #include "listeners/packet_listener.h"
 #include "listeners/raw_listener.h"
 #endif
+#include "listeners/can_listener.h"
 #include "listeners/tcp_listener.h"
 #include "listeners/udp_listener.h"
 #include "listeners/unix_listener.h"
@@ -25,6 +26,8 @@ const ListenerKind kKinds[] = {
     {"raw", "IP raw socket for one protocol (icmp, gre, ...): receive and send whole IP packets", rawListenerKeys(),
      &parseRawListener},
 #endif
+    {"can", "SocketCAN CAN_RAW: frames from and to one interface (or any); filters, error frames, CAN FD",
+     canListenerKeys(), &parseCanListener},
 };
 }  // namespace
 

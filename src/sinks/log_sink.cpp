@@ -15,28 +15,30 @@ LogSink::LogSink(EventLoop &loop, const LogSpec &spec)
 {
 }
 
-void LogSink::formatRecord(LogFormat format, const Message &message, std::vector<uint8_t> &out)
+bool LogSink::formatRecord(LogFormat format, const Message &message, std::vector<uint8_t> &out)
 {
     switch (format) {
     case LogFormat::Raw:
         out.insert(out.end(), message.data.begin(), message.data.end());
-        return;
+        return true;
     case LogFormat::Jsonl: {
         static const auto encoder = findFormat("jsonl")->makeEncoder({});
-        encoder->encode(message, out);
-        return;
+        (void)encoder->encode(message, out);  // jsonl carries every message
+        return true;
+    }
+    case LogFormat::Candump: {
+        static const auto encoder = findFormat("candump")->makeEncoder({});
+        return encoder->encode(message, out);
     }
     case LogFormat::PacketJsonl: {
         static const auto encoder = findFormat("packet-jsonl")->makeEncoder({});
-        encoder->encode(message, out);
-        return;
+        return encoder->encode(message, out);
     }
     case LogFormat::Pcap: {
         // Stateless use (tests): a writer that takes the message's link type.
         PcapWriter writer;
         std::string why;
-        (void)writer.append(message, out, why);
-        return;
+        return writer.append(message, out, why);
     }
     case LogFormat::Hex: {
         std::string line = fmt::format("{} {} {} {} {}:", formatTimestamp(message.timestampNs), message.source,
@@ -45,16 +47,21 @@ void LogSink::formatRecord(LogFormat format, const Message &message, std::vector
         for (uint8_t byte : message.data) line += fmt::format(" {:02x}", byte);
         line += '\n';
         out.insert(out.end(), line.begin(), line.end());
-        return;
+        return true;
     }
     }
+    return false;
 }
 
 bool LogSink::appendRecord(const Message &message)
 {
     if (spec_.format != LogFormat::Pcap) {
-        formatRecord(spec_.format, message, record_);
-        return true;
+        if (formatRecord(spec_.format, message, record_)) return true;
+        logf(warnedUnencodable_ ? LogLevel::Debug : LogLevel::Warning,
+             "Log '{}': dropping a {} message from '{}' that the log format cannot carry", spec_.path,
+             messageKindName(message.kind), message.source);
+        warnedUnencodable_ = true;
+        return false;
     }
     const bool first = pcap_.linkType() == 0;
     std::string why;

@@ -21,8 +21,9 @@ public:
     // Writes what is still queued and syncs: called once at shutdown.
     void close();
 
-    // One record as the log writes it (exposed for tests); pcap records need the sink's state.
-    static void formatRecord(LogFormat format, const Message &message, std::vector<uint8_t> &out);
+    // One record as the log writes it (exposed for tests); false, with nothing appended, when
+    // the log format cannot carry the message (candump: not a CAN frame).
+    static bool formatRecord(LogFormat format, const Message &message, std::vector<uint8_t> &out);
 
 protected:
     void drain() override;
@@ -37,6 +38,7 @@ private:
     RotatingFile file_;
     std::vector<uint8_t> batch_;
     std::vector<uint8_t> record_;
+    bool warnedUnencodable_ = false;
 };
 
 }  // namespace sockbridge

@@ -12,9 +12,9 @@ using ::testing::ElementsAre;
 namespace {
 
 #if HAVE_PCAP
-constexpr const char *kBadLogFormat = "test.yaml:5:33: 'format' must be one of jsonl, hex, raw, pcap, packet-jsonl, not 'csv'";
+constexpr const char *kBadLogFormat = "test.yaml:5:33: 'format' must be one of jsonl, hex, raw, candump, pcap, packet-jsonl, not 'csv'";
 #else
-constexpr const char *kBadLogFormat = "test.yaml:5:33: 'format' must be one of jsonl, hex, raw, packet-jsonl, not 'csv'";
+constexpr const char *kBadLogFormat = "test.yaml:5:33: 'format' must be one of jsonl, hex, raw, candump, packet-jsonl, not 'csv'";
 #endif
 
 // The errors of a config as "FILE:LINE:COL: message" lines; empty when it is valid.
