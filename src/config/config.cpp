@@ -2,6 +2,9 @@
 // Config parsing and validation: every error is collected with its line and column.
 #include "config/config.h"
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -18,7 +21,7 @@ namespace sockbridge {
 
 namespace {
 
-constexpr std::string_view kTopKeys[] = {"listeners", "routes", "daemon"};
+constexpr std::string_view kTopKeys[] = {"listeners", "routes", "daemon", "user", "group"};
 constexpr std::string_view kRouteKeys[] = {"name", "from", "to", "bidirectional", "per_connection", "queue", "log"};
 constexpr std::string_view kQueueKeys[] = {"max_messages", "max_bytes", "overflow"};
 constexpr std::string_view kOverflowChoices[] = {"drop-newest", "drop-oldest", "block"};
@@ -32,6 +35,8 @@ const KeySpec kCommonKeys[] = {
     {"type", "string", "(required)", "the listener kind: tcp, udp, unix"},
     {"format", "string", "raw", "how bytes become messages: raw, lines, length-prefixed, jsonl"},
     {"max_message", "size", "64KiB", "the largest message a framing format accepts; larger input closes that client"},
+    {"systemd", "string", "", "take the listening socket from systemd (socket activation): the FileDescriptorName= "
+                              "of a .socket unit; 'listen' (udp: 'bind') still names the address in logs"},
 };
 
 bool validName(const std::string &name)
@@ -64,6 +69,7 @@ public:
         parseListeners(top);
         parseRoutes(top);
         parseDaemon(top);
+        parseRunAs(top);
     }
 
 private:
@@ -122,6 +128,15 @@ private:
             else
                 formatOptions.maxMessage = *max;
         }
+        std::optional<std::string> systemdName = reader.string("systemd");
+        if (systemdName) {
+            if (!validName(*systemdName) || systemdName->size() > 255)
+                reader.error("systemd", fmt::format("'systemd' must be a FileDescriptorName= (letters, digits, '_', "
+                                                    "'-', '.'), not '{}'", *systemdName));
+            else if (!reader.has("listen") && !reader.has("bind"))
+                reader.error("systemd", "'systemd' replaces binding 'listen' (udp: 'bind') with a socket from "
+                                        "systemd; it needs that address and does not apply to 'connect'");
+        }
         size_t errorsBefore = errors_.list().size();
         std::unique_ptr<ListenerSpec> spec = kind->parse(reader);
         reader.reportUnknownKeys(keyNames(kCommonKeys, kind->keys));
@@ -132,6 +147,7 @@ private:
         spec->canonical = YAML::Dump(body);
         spec->format = format;
         spec->formatOptions = formatOptions;
+        if (systemdName) spec->systemdName = *systemdName;
         config_.listeners.push_back(std::move(spec));
     }
 
@@ -346,6 +362,56 @@ private:
             if (name) spec.name = edges.size() == 1 ? *name : fmt::format("{} ({})", *name, spec.name);
             config_.routes.push_back(std::move(spec));
         }
+    }
+
+    // `user:` (a name or uid) and `group:`: looked up now, so a typo is a positioned error.
+    void parseRunAs(OptionReader &top)
+    {
+        auto user = top.string("user");
+        auto groupName = top.string("group");
+        if (!user) {
+            if (groupName) top.error("group", "'group' needs 'user': the daemon drops privileges to both together");
+            return;
+        }
+        RunAs runAs;
+        runAs.user = *user;
+        std::vector<char> buffer(16384);
+        passwd entry{};
+        passwd *found = nullptr;
+        bool numeric = !user->empty() && std::all_of(user->begin(), user->end(), ::isdigit) && user->size() < 10;
+        int rc = numeric ? getpwuid_r(uid_t(std::stoul(*user)), &entry, buffer.data(), buffer.size(), &found)
+                         : getpwnam_r(user->c_str(), &entry, buffer.data(), buffer.size(), &found);
+        if (found) {
+            runAs.uid = found->pw_uid;
+            runAs.gid = found->pw_gid;
+            runAs.user = found->pw_name;
+        } else if (numeric) {
+            runAs.uid = uid_t(std::stoul(*user));
+            runAs.gid = gid_t(runAs.uid);
+        } else {
+            top.error("user", rc == 0 || rc == ENOENT || rc == ESRCH
+                                  ? fmt::format("unknown user '{}' (create it, e.g. with systemd-sysusers)", *user)
+                                  : fmt::format("failed to look up user '{}': {}", *user, std::strerror(rc)));
+            return;
+        }
+        if (groupName) {
+            struct group gentry{};
+            struct group *gfound = nullptr;
+            bool gnumeric = !groupName->empty() && std::all_of(groupName->begin(), groupName->end(), ::isdigit) && groupName->size() < 10;
+            rc = gnumeric ? getgrgid_r(gid_t(std::stoul(*groupName)), &gentry, buffer.data(), buffer.size(), &gfound)
+                          : getgrnam_r(groupName->c_str(), &gentry, buffer.data(), buffer.size(), &gfound);
+            if (gfound) {
+                runAs.gid = gfound->gr_gid;
+                runAs.group = gfound->gr_name;
+            } else if (gnumeric) {
+                runAs.gid = gid_t(std::stoul(*groupName));
+                runAs.group = *groupName;
+            } else {
+                top.error("group", fmt::format("unknown group '{}'", *groupName));
+                return;
+            }
+        }
+        config_.runAs = runAs;
     }
 
     void parseDaemon(OptionReader &top)

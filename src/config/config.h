@@ -2,6 +2,7 @@
 // The validated configuration: listener specs, routes and daemon settings.
 #pragma once
 
+#include <sys/types.h>
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
@@ -38,6 +39,10 @@ public:
     const FormatKind *format = nullptr;
     FormatOptions formatOptions;
     bool onDemand = false;  // a connecting listener that only opens connections for per_connection routes
+    std::string systemdName;  // `systemd: NAME`: take the socket passed by systemd under that FileDescriptorName=
+
+    // Packet and raw kinds need CAP_NET_RAW; it is kept after the privilege drop only for them.
+    virtual bool needsRawSockets() const { return false; }
 
     virtual Transport transport() const = 0;
     virtual StreamRole role() const { return StreamRole::None; }
@@ -83,8 +88,17 @@ struct DaemonSpec {
     std::string logLevel = "info";
 };
 
+// Top-level `user:` and `group:`: who the daemon becomes once every listener is bound.
+struct RunAs {
+    std::string user;
+    uid_t uid = 0;
+    gid_t gid = 0;  // `group:`, else the user's primary group
+    std::string group;
+};
+
 struct Config {
     std::string file;
+    std::optional<RunAs> runAs;
     std::vector<std::unique_ptr<ListenerSpec>> listeners;
     std::vector<RouteSpec> routes;
     DaemonSpec daemon;

@@ -3,38 +3,22 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <exception>
 
 #include "build_config.h"
-#if HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 #include "config/config.h"
 #include "core/event_loop.h"
 #include "core/log.h"
 #include "core/manager.h"
+#include "core/privileges.h"
+#include "core/service_manager.h"
 
 using namespace sockbridge;
 
 namespace {
-
-// Tells the service manager (Type=notify) where the daemon is; a no-op outside systemd.
-void notifyServiceManager([[maybe_unused]] const char *state)
-{
-#if HAVE_SYSTEMD
-    sd_notify(0, state);
-#endif
-}
-
-LogLevel parseLevel(const std::string &name)
-{
-    if (name == "error") return LogLevel::Error;
-    if (name == "warning") return LogLevel::Warning;
-    if (name == "notice") return LogLevel::Notice;
-    if (name == "debug") return LogLevel::Debug;
-    return LogLevel::Info;
-}
 
 int check(const std::string &path)
 {
@@ -57,21 +41,28 @@ int runDaemon(const std::string &path, const std::string &levelOverride)
         for (const auto &error : e.errors()) fmt::print(stderr, "{}\n", error.toString());
         return 1;
     }
-    setLogLevel(parseLevel(levelOverride.empty() ? config.daemon.logLevel : levelOverride));
+    setLogLevel(parseLogLevel(levelOverride.empty() ? config.daemon.logLevel : levelOverride));
     auto loop = EventLoop::create();
     Manager manager(*loop);
+    manager.setConfigPath(path);
+    if (!levelOverride.empty()) manager.pinLogLevel();
+    bool needsRaw = false;
+    for (const auto &spec : config.listeners) needsRaw |= spec->needsRawSockets();
     try {
         manager.setup();
         manager.apply(config);
+        // Every socket is bound: nothing below needs root.
+        dropPrivileges(config.runAs, needsRaw);
     } catch (const StartupError &e) {
         logf(LogLevel::Error, "{}", e.what());
+        notifyServiceManager(fmt::format("STATUS=failed to start: {}", e.what()));
         return 1;
     }
     logf(LogLevel::Notice, "sockbridged {} running {} ({} listeners, {} routes, {} loop)", SOCKBRIDGE_VERSION, path,
          config.listeners.size(), config.routes.size(), loop->name());
-    notifyServiceManager("READY=1\nSTATUS=running");
+    // Only now: every listener's start() has succeeded.
+    notifyServiceManager(fmt::format("READY=1\nSTATUS={}\nMAINPID={}", manager.statusLine(), ::getpid()));
     int code = manager.run();
-    notifyServiceManager("STOPPING=1");
     logf(LogLevel::Notice, "Final counters: {}", manager.statsJson());
     return code;
 }
@@ -90,6 +81,7 @@ int main(int argc, char **argv)
         ->check(CLI::IsMember({"error", "warning", "notice", "info", "debug"}));
     app.set_version_flag("-V,--version", std::string("sockbridged ") + SOCKBRIDGE_VERSION);
     CLI11_PARSE(app, argc, argv);
+    initLogTarget();
 
     try {
         return checkOnly ? check(configPath) : runDaemon(configPath, logLevel);
