@@ -28,7 +28,8 @@ constexpr std::string_view kOverflowChoices[] = {"drop-newest", "drop-oldest", "
 constexpr std::string_view kLogKeys[] = {"path", "format", "rotate"};
 constexpr std::string_view kLogFormats[] = {"jsonl", "hex", "raw"};
 constexpr std::string_view kRotateKeys[] = {"size", "keep"};
-constexpr std::string_view kDaemonKeys[] = {"shutdown_timeout", "log_level"};
+constexpr std::string_view kDaemonKeys[] = {"shutdown_timeout", "log_level", "control", "control_mode",
+                                             "control_group", "metrics"};
 constexpr std::string_view kLogLevels[] = {"error", "warning", "notice", "info", "debug"};
 
 const KeySpec kCommonKeys[] = {
@@ -426,6 +427,52 @@ private:
         reader.reportUnknownKeys(kDaemonKeys);
         if (auto timeout = reader.duration("shutdown_timeout")) config_.daemon.shutdownTimeout = *timeout;
         if (auto level = reader.choice("log_level", kLogLevels)) config_.daemon.logLevel = *level;
+        parseControl(reader);
+        if (auto metrics = reader.inetAddress("metrics")) config_.daemon.metrics = *metrics;
+    }
+
+    // daemon.control, control_mode, control_group: the socket sockbridgectl talks to.
+    void parseControl(OptionReader &reader)
+    {
+        DaemonSpec &daemon = config_.daemon;
+        if (auto path = reader.string("control")) {
+            daemon.controlConfigured = true;
+            if (*path == "none")
+                daemon.control.clear();
+            else if (path->empty() || path->front() != '/' || path->size() >= sizeof(sockaddr_un::sun_path))
+                reader.error("control", fmt::format("'control' must be an absolute socket path shorter than {} "
+                                                    "bytes, or none, not '{}'",
+                                                    sizeof(sockaddr_un::sun_path), *path));
+            else
+                daemon.control = *path;
+        }
+        if (auto text = reader.string("control_mode")) {
+            std::string_view digits = *text;
+            if (digits.starts_with("0o") || digits.starts_with("0O")) digits.remove_prefix(2);
+            unsigned value = 0;
+            bool octal = !digits.empty() && digits.size() <= 4;
+            for (char c : digits) {
+                octal = octal && c >= '0' && c <= '7';
+                value = value * 8 + unsigned(c - '0');
+            }
+            if (octal)
+                daemon.controlMode = mode_t(value);
+            else
+                reader.error("control_mode", fmt::format("'control_mode' must be an octal file mode such as \"0660\", "
+                                                         "not '{}'", *text));
+        }
+        if (auto name = reader.string("control_group")) {
+            std::vector<char> buffer(16384);
+            struct group entry{};
+            struct group *found = nullptr;
+            bool numeric = !name->empty() && name->size() < 10 && std::all_of(name->begin(), name->end(), ::isdigit);
+            if (numeric)
+                daemon.controlGroup = gid_t(std::stoul(*name));
+            else if (getgrnam_r(name->c_str(), &entry, buffer.data(), buffer.size(), &found) == 0 && found)
+                daemon.controlGroup = found->gr_gid;
+            else
+                reader.error("control_group", fmt::format("unknown group '{}' for 'control_group'", *name));
+        }
     }
 
 public:

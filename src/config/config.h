@@ -86,6 +86,13 @@ struct RouteSpec {
 struct DaemonSpec {
     std::chrono::nanoseconds shutdownTimeout = std::chrono::seconds(5);
     std::string logLevel = "info";
+    // The control socket sockbridgectl talks to (docs/control.md); empty: none ("control: none").
+    std::string control = "/run/sockbridge/control";
+    bool controlConfigured = false;  // set in the file: failing to open it stops the daemon
+    mode_t controlMode = 0660;
+    std::optional<gid_t> controlGroup;  // unset: the group of `user:`/`group:` when given, else unchanged
+    // Prometheus text metrics over HTTP on HOST:PORT; off when unset.
+    std::optional<SocketAddress> metrics;
 };
 
 // Top-level `user:` and `group:`: who the daemon becomes once every listener is bound.

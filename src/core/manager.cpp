@@ -356,6 +356,7 @@ int Manager::run() { return loop_.run(); }
 
 void Manager::deliver(Listener &source, MessagePtr message)
 {
+    if (tap_) tap_->observe(source, message);
     auto it = routesFrom_.find(&source);
     if (it == routesFrom_.end()) return;
     for (Route *route : it->second) route->offer(message);

@@ -15,6 +15,7 @@
 #include "core/listener.h"
 #include "core/reload_plan.h"
 #include "core/route.h"
+#include "core/tap.h"
 #include "core/unique_fd.h"
 
 namespace sockbridge {
@@ -54,6 +55,14 @@ public:
 
     std::string statsJson() const;
 
+    // For the control socket and metrics (src/control/): what runs now, in config order.
+    const std::vector<std::unique_ptr<Listener>> &listeners() const { return listeners_; }
+    const std::vector<std::unique_ptr<Route>> &routes() const { return routes_; }
+    const AppliedConfig &applied() const { return applied_; }
+    bool listenerDown(const std::string &name) const { return down_.count(name) != 0; }
+    bool shuttingDown() const { return shuttingDown_; }
+    // Sees every message a listener emits, before the routes do; nullptr (no tap) costs one test.
+    void setTap(TapObserver *tap) { tap_ = tap; }
     // "3/3 listeners up, 120 msg/s, 0 dropped": the STATUS= line.
     std::string statusLine();
     size_t listenersUp() const { return listeners_.size() - down_.size(); }
@@ -93,6 +102,8 @@ private:
     std::chrono::steady_clock::time_point shutdownDeadline_;
     std::unique_ptr<Timer> drainCheck_;
     bool shuttingDown_ = false;
+    TapObserver *tap_ = nullptr;
+
     // STATUS= every few seconds, only under a service manager.
     std::unique_ptr<Timer> statusTimer_;
     uint64_t lastMessagesIn_ = 0;

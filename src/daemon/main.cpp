@@ -10,6 +10,8 @@
 
 #include "build_config.h"
 #include "config/config.h"
+#include "control/control_server.h"
+#include "control/metrics_server.h"
 #include "core/event_loop.h"
 #include "core/log.h"
 #include "core/manager.h"
@@ -32,6 +34,22 @@ int check(const std::string &path)
     }
 }
 
+// The control socket sockbridgectl talks to. The default path is best effort (a run by hand as
+// a user cannot create /run/sockbridge); a path the config names must open.
+void openControl(ControlServer &control, const Config &config)
+{
+    const DaemonSpec &daemon = config.daemon;
+    if (daemon.control.empty()) return;
+    std::optional<gid_t> group = daemon.controlGroup;
+    if (!group && config.runAs) group = config.runAs->gid;
+    try {
+        control.open(daemon.control, daemon.controlMode, group);
+    } catch (const StartupError &e) {
+        if (daemon.controlConfigured) throw;
+        logf(LogLevel::Warning, "{}; running without a control socket (set daemon.control)", e.what());
+    }
+}
+
 int runDaemon(const std::string &path, const std::string &levelOverride)
 {
     Config config;
@@ -48,9 +66,18 @@ int runDaemon(const std::string &path, const std::string &levelOverride)
     if (!levelOverride.empty()) manager.pinLogLevel();
     bool needsRaw = false;
     for (const auto &spec : config.listeners) needsRaw |= spec->needsRawSockets();
+    // After the manager: they point into it, so they go first.
+    ControlServer control(*loop, manager);
+    control.setReloadHandler([&manager, path] { return manager.reload(path); });
+    std::unique_ptr<MetricsServer> metrics;
     try {
         manager.setup();
         manager.apply(config);
+        openControl(control, config);
+        if (config.daemon.metrics) {
+            metrics = std::make_unique<MetricsServer>(*loop, manager);
+            metrics->open(*config.daemon.metrics);
+        }
         // Every socket is bound: nothing below needs root.
         dropPrivileges(config.runAs, needsRaw);
     } catch (const StartupError &e) {
