@@ -2,6 +2,9 @@
 // Config parsing and validation: every error is collected with its line and column.
 #include "config/config.h"
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -21,7 +24,7 @@ namespace sockbridge {
 
 namespace {
 
-constexpr std::string_view kTopKeys[] = {"listeners", "routes", "daemon"};
+constexpr std::string_view kTopKeys[] = {"listeners", "routes", "daemon", "user", "group"};
 constexpr std::string_view kRouteKeys[] = {"name",  "from",      "to",         "bidirectional", "per_connection", "queue",
                                            "log",   "write",     "allow_ids",  "filter_ids",    "rewrite"};
 constexpr std::string_view kRewriteKeys[] = {"from", "to"};
@@ -38,7 +41,8 @@ constexpr std::string_view kPcapOnly[] = {"packet", "raw", "pcap"};
 constexpr std::string_view kWithoutPcap =
     "is not available: sockbridged was built without libpcap (rebuild with -Dpcap=enabled)";
 constexpr std::string_view kRotateKeys[] = {"size", "keep"};
-constexpr std::string_view kDaemonKeys[] = {"shutdown_timeout", "log_level"};
+constexpr std::string_view kDaemonKeys[] = {"shutdown_timeout", "log_level", "control", "control_mode",
+                                             "control_group", "metrics"};
 constexpr std::string_view kLogLevels[] = {"error", "warning", "notice", "info", "debug"};
 
 const KeySpec kCommonKeys[] = {
@@ -49,6 +53,8 @@ const KeySpec kCommonKeys[] = {
     {"max_message", "size", "64KiB", "the largest message a framing format accepts; larger input closes that client"},
     {"mtu", "size", "1472", "formats that pack many messages a datagram (cannelloni): the largest datagram"},
     {"flush_timeout", "duration", "1ms", "cannelloni: how long a datagram that is not full waits for more; 0: no wait"},
+    {"systemd", "string", "", "take the listening socket from systemd (socket activation): the FileDescriptorName= "
+                              "of a .socket unit; 'listen' (udp: 'bind') still names the address in logs"},
 };
 
 bool validName(const std::string &name)
@@ -81,6 +87,7 @@ public:
         parseListeners(top);
         parseRoutes(top);
         parseDaemon(top);
+        parseRunAs(top);
     }
 
 private:
@@ -144,6 +151,15 @@ private:
                 formatOptions.maxMessage = *max;
         }
         parseBatching(reader, format, formatOptions);
+        std::optional<std::string> systemdName = reader.string("systemd");
+        if (systemdName) {
+            if (!validName(*systemdName) || systemdName->size() > 255)
+                reader.error("systemd", fmt::format("'systemd' must be a FileDescriptorName= (letters, digits, '_', "
+                                                    "'-', '.'), not '{}'", *systemdName));
+            else if (!reader.has("listen") && !reader.has("bind"))
+                reader.error("systemd", "'systemd' replaces binding 'listen' (udp: 'bind') with a socket from "
+                                        "systemd; it needs that address and does not apply to 'connect'");
+        }
         size_t errorsBefore = errors_.list().size();
         std::unique_ptr<ListenerSpec> spec = kind->parse(reader);
         reader.reportUnknownKeys(keyNames(kCommonKeys, kind->keys));
@@ -155,6 +171,7 @@ private:
         spec->format = format;
         spec->formatMark = reader.has("format") ? reader.markOf("format") : key.Mark();
         spec->formatOptions = formatOptions;
+        if (systemdName) spec->systemdName = *systemdName;
         config_.listeners.push_back(std::move(spec));
     }
 
@@ -272,7 +289,7 @@ private:
             if (perConnection) reader.error("per_connection", "a log route cannot be per_connection");
             for (const auto &source : from) edges.push_back(edge(node.Mark(), source, "", log, false, queue));
             for (auto &e : edges) e.can = can;
-            addEdges(std::move(edges), name);
+            addEdges(std::move(edges), name, node);
             return;
         }
         if (perConnection && !checkPerConnection(reader, from, to)) return;
@@ -291,7 +308,7 @@ private:
             e.write = write;
             e.can = can;
         }
-        addEdges(std::move(edges), name);
+        addEdges(std::move(edges), name, node);
     }
 
     bool checkPerConnection(OptionReader &reader, const std::vector<std::string> &from,
@@ -505,12 +522,64 @@ private:
     }
 
     // A named route keeps its name when it makes one edge; its edges are told apart otherwise.
-    void addEdges(std::vector<RouteSpec> edges, const std::optional<std::string> &name)
+    void addEdges(std::vector<RouteSpec> edges, const std::optional<std::string> &name, const YAML::Node &node)
     {
+        const std::string canonical = YAML::Dump(node);
         for (auto &spec : edges) {
+            spec.canonical = canonical;
             if (name) spec.name = edges.size() == 1 ? *name : fmt::format("{} ({})", *name, spec.name);
             config_.routes.push_back(std::move(spec));
         }
+    }
+
+    // `user:` (a name or uid) and `group:`: looked up now, so a typo is a positioned error.
+    void parseRunAs(OptionReader &top)
+    {
+        auto user = top.string("user");
+        auto groupName = top.string("group");
+        if (!user) {
+            if (groupName) top.error("group", "'group' needs 'user': the daemon drops privileges to both together");
+            return;
+        }
+        RunAs runAs;
+        runAs.user = *user;
+        std::vector<char> buffer(16384);
+        passwd entry{};
+        passwd *found = nullptr;
+        bool numeric = !user->empty() && std::all_of(user->begin(), user->end(), ::isdigit) && user->size() < 10;
+        int rc = numeric ? getpwuid_r(uid_t(std::stoul(*user)), &entry, buffer.data(), buffer.size(), &found)
+                         : getpwnam_r(user->c_str(), &entry, buffer.data(), buffer.size(), &found);
+        if (found) {
+            runAs.uid = found->pw_uid;
+            runAs.gid = found->pw_gid;
+            runAs.user = found->pw_name;
+        } else if (numeric) {
+            runAs.uid = uid_t(std::stoul(*user));
+            runAs.gid = gid_t(runAs.uid);
+        } else {
+            top.error("user", rc == 0 || rc == ENOENT || rc == ESRCH
+                                  ? fmt::format("unknown user '{}' (create it, e.g. with systemd-sysusers)", *user)
+                                  : fmt::format("failed to look up user '{}': {}", *user, std::strerror(rc)));
+            return;
+        }
+        if (groupName) {
+            struct group gentry{};
+            struct group *gfound = nullptr;
+            bool gnumeric = !groupName->empty() && std::all_of(groupName->begin(), groupName->end(), ::isdigit) && groupName->size() < 10;
+            rc = gnumeric ? getgrgid_r(gid_t(std::stoul(*groupName)), &gentry, buffer.data(), buffer.size(), &gfound)
+                          : getgrnam_r(groupName->c_str(), &gentry, buffer.data(), buffer.size(), &gfound);
+            if (gfound) {
+                runAs.gid = gfound->gr_gid;
+                runAs.group = gfound->gr_name;
+            } else if (gnumeric) {
+                runAs.gid = gid_t(std::stoul(*groupName));
+                runAs.group = *groupName;
+            } else {
+                top.error("group", fmt::format("unknown group '{}'", *groupName));
+                return;
+            }
+        }
+        config_.runAs = runAs;
     }
 
     void parseDaemon(OptionReader &top)
@@ -525,6 +594,52 @@ private:
         reader.reportUnknownKeys(kDaemonKeys);
         if (auto timeout = reader.duration("shutdown_timeout")) config_.daemon.shutdownTimeout = *timeout;
         if (auto level = reader.choice("log_level", kLogLevels)) config_.daemon.logLevel = *level;
+        parseControl(reader);
+        if (auto metrics = reader.inetAddress("metrics")) config_.daemon.metrics = *metrics;
+    }
+
+    // daemon.control, control_mode, control_group: the socket sockbridgectl talks to.
+    void parseControl(OptionReader &reader)
+    {
+        DaemonSpec &daemon = config_.daemon;
+        if (auto path = reader.string("control")) {
+            daemon.controlConfigured = true;
+            if (*path == "none")
+                daemon.control.clear();
+            else if (path->empty() || path->front() != '/' || path->size() >= sizeof(sockaddr_un::sun_path))
+                reader.error("control", fmt::format("'control' must be an absolute socket path shorter than {} "
+                                                    "bytes, or none, not '{}'",
+                                                    sizeof(sockaddr_un::sun_path), *path));
+            else
+                daemon.control = *path;
+        }
+        if (auto text = reader.string("control_mode")) {
+            std::string_view digits = *text;
+            if (digits.starts_with("0o") || digits.starts_with("0O")) digits.remove_prefix(2);
+            unsigned value = 0;
+            bool octal = !digits.empty() && digits.size() <= 4;
+            for (char c : digits) {
+                octal = octal && c >= '0' && c <= '7';
+                value = value * 8 + unsigned(c - '0');
+            }
+            if (octal)
+                daemon.controlMode = mode_t(value);
+            else
+                reader.error("control_mode", fmt::format("'control_mode' must be an octal file mode such as \"0660\", "
+                                                         "not '{}'", *text));
+        }
+        if (auto name = reader.string("control_group")) {
+            std::vector<char> buffer(16384);
+            struct group entry{};
+            struct group *found = nullptr;
+            bool numeric = !name->empty() && name->size() < 10 && std::all_of(name->begin(), name->end(), ::isdigit);
+            if (numeric)
+                daemon.controlGroup = gid_t(std::stoul(*name));
+            else if (getgrnam_r(name->c_str(), &entry, buffer.data(), buffer.size(), &found) == 0 && found)
+                daemon.controlGroup = found->gr_gid;
+            else
+                reader.error("control_group", fmt::format("unknown group '{}' for 'control_group'", *name));
+        }
     }
 
 public:

@@ -2,6 +2,7 @@
 // The validated configuration: listener specs, routes and daemon settings.
 #pragma once
 
+#include <sys/types.h>
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
@@ -44,6 +45,10 @@ public:
 
     // Why routes cannot send to this listener (a packet listener without 'inject'), or "".
     virtual std::string refusesInput() const { return {}; }
+    std::string systemdName;  // `systemd: NAME`: take the socket passed by systemd under that FileDescriptorName=
+
+    // Packet and raw kinds need CAP_NET_RAW; it is kept after the privilege drop only for them.
+    virtual bool needsRawSockets() const { return false; }
 
     virtual Transport transport() const = 0;
     virtual StreamRole role() const { return StreamRole::None; }
@@ -81,6 +86,7 @@ struct LogSpec {
 struct RouteSpec {
     YAML::Mark mark;
     std::string name;  // "a->b" or "a->log:/path"
+    std::string canonical;  // the route's YAML re-emitted: a reload rebuilds a route whose settings changed
     std::string from;
     std::string to;    // empty for a log route
     std::optional<LogSpec> log;
@@ -94,10 +100,26 @@ struct RouteSpec {
 struct DaemonSpec {
     std::chrono::nanoseconds shutdownTimeout = std::chrono::seconds(5);
     std::string logLevel = "info";
+    // The control socket sockbridgectl talks to (docs/control.md); empty: none ("control: none").
+    std::string control = "/run/sockbridge/control";
+    bool controlConfigured = false;  // set in the file: failing to open it stops the daemon
+    mode_t controlMode = 0660;
+    std::optional<gid_t> controlGroup;  // unset: the group of `user:`/`group:` when given, else unchanged
+    // Prometheus text metrics over HTTP on HOST:PORT; off when unset.
+    std::optional<SocketAddress> metrics;
+};
+
+// Top-level `user:` and `group:`: who the daemon becomes once every listener is bound.
+struct RunAs {
+    std::string user;
+    uid_t uid = 0;
+    gid_t gid = 0;  // `group:`, else the user's primary group
+    std::string group;
 };
 
 struct Config {
     std::string file;
+    std::optional<RunAs> runAs;
     std::vector<std::unique_ptr<ListenerSpec>> listeners;
     std::vector<RouteSpec> routes;
     DaemonSpec daemon;

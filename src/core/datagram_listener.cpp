@@ -28,12 +28,14 @@ DatagramListener::~DatagramListener() = default;
 
 void DatagramListener::start()
 {
-    fd_ = ops_.open();
+    const bool inherited = fd_.isValid();
+    if (!inherited) fd_ = ops_.open();
     watch_ = loop().watchIo(fd_.get(), kReadable, [this](uint32_t events) {
         if (events & (kReadable | kError)) receive();
         if (events & kWritable) sendPending();
     });
-    logf(LogLevel::Info, "Listener '{}' on {}", name(), ops_.localName);
+    logf(LogLevel::Info, LogFields{.listener = name()}, "Listener '{}' on {}{}", name(), ops_.localName,
+         inherited ? " (socket from systemd)" : "");
 }
 
 std::string DatagramListener::describe() const
@@ -41,6 +43,13 @@ std::string DatagramListener::describe() const
     if (ops_.peer) return fmt::format("{} → {}", ops_.localName, ops_.peer->toString());
     return fmt::format("{}{}", ops_.localName,
                        lastSender_ ? fmt::format(", replying to {}", lastSender_->toString()) : "");
+}
+
+std::vector<std::string> DatagramListener::peers() const
+{
+    const SocketAddress *to = destination();
+    if (!to) return {};
+    return {to->toString()};
 }
 
 const SocketAddress *DatagramListener::destination() const
@@ -90,8 +99,9 @@ void DatagramListener::receive()
             std::memcpy(&from.storage, &addresses[i], header.msg_namelen);
             from.length = header.msg_namelen;
             if (header.msg_flags & MSG_TRUNC) {
-                logf(LogLevel::Warning, "Listener '{}': dropping a truncated datagram from {}", name(),
-                     from.toString());
+                std::string sender = from.toString();
+                logf(LogLevel::Warning, LogFields{.listener = name(), .peer = sender, .reason = "bad datagram"},
+                     "Listener '{}': dropping a truncated datagram from {}", name(), sender);
                 ++counters().errors;
                 continue;
             }
@@ -102,8 +112,9 @@ void DatagramListener::receive()
                       decoder_->finish(payloads);
             counters().lost += decoder_->takeLost();
             if (!ok) {
-                logf(LogLevel::Warning, "Listener '{}': dropping a datagram from {}: {}", name(), from.toString(),
-                     decoder_->error());
+                std::string sender = from.toString();
+                logf(LogLevel::Warning, LogFields{.listener = name(), .peer = sender, .reason = "bad datagram"},
+                     "Listener '{}': dropping a datagram from {}: {}", name(), sender, decoder_->error());
                 ++counters().errors;
                 decoder_ = format_.makeDecoder(options_);  // a failed decoder is not fed again
             }

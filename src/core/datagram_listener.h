@@ -34,9 +34,11 @@ public:
     ~DatagramListener() override;
 
     void start() override;
+    void adoptSocket(UniqueFd fd) override { fd_ = std::move(fd); }
     void stopReading() override;
     void resumeReading() override;
     std::string describe() const override;
+    std::vector<std::string> peers() const override;
 
 protected:
     void drain() override;

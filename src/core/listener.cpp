@@ -2,6 +2,8 @@
 // Endpoint input queues and Listener emission.
 #include "core/listener.h"
 
+#include <fmt/core.h>
+
 #include <algorithm>
 
 namespace sockbridge {
@@ -34,6 +36,12 @@ MessagePtr Endpoint::nextInput()
         if (!queue->empty()) return queue->pop();
     }
     return nullptr;
+}
+
+void Listener::adoptSocket(UniqueFd)
+{
+    throw StartupError(fmt::format("Failed to use the socket from systemd for listener '{}': its kind cannot take one",
+                                   name()));
 }
 
 void Listener::emit(Message &&message)

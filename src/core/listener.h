@@ -11,6 +11,7 @@
 #include "core/event_loop.h"
 #include "core/message.h"
 #include "core/route_queue.h"
+#include "core/unique_fd.h"
 
 namespace sockbridge {
 
@@ -78,6 +79,9 @@ public:
 
     // Opens the sockets; throws StartupError saying which listener failed and why.
     virtual void start() = 0;
+    // Socket activation: start() uses this bound (and, for streams, listening) socket instead of
+    // opening its own. Kinds that cannot take one throw StartupError.
+    virtual void adoptSocket(UniqueFd fd);
     // Shutdown: stop accepting and reading; queued output is still written.
     virtual void stopReading() = 0;
     // Back-pressure lifted: read again.
@@ -86,6 +90,8 @@ public:
     virtual std::string describe() const = 0;
     // Called before counters are read: a kind with counters the kernel keeps fetches them here.
     virtual void refreshCounters() {}
+    // Who it talks to now (clients, the connected or last peer), for status; may be empty.
+    virtual std::vector<std::string> peers() const { return {}; }
 
     void setRouter(Router *router) { router_ = router; }
 

@@ -31,9 +31,19 @@ void StreamListener::start()
         if (!ops_.onDemand) connectNow();
         return;
     }
-    listenFd_ = ops_.openListening();
+    const bool inherited = listenFd_.isValid();
+    if (!inherited) listenFd_ = ops_.openListening();
     listenWatch_ = loop().watchIo(listenFd_.get(), kReadable, [this](uint32_t) { acceptClients(); });
-    logf(LogLevel::Info, "Listener '{}' listening on {}", name(), ops_.localName);
+    logf(LogLevel::Info, LogFields{.listener = name()}, "Listener '{}' listening on {}{}", name(), ops_.localName,
+         inherited ? " (socket from systemd)" : "");
+}
+
+void StreamListener::adoptSocket(UniqueFd fd)
+{
+    if (ops_.connecting)
+        throw StartupError(fmt::format("Failed to use the socket from systemd for listener '{}': it connects out",
+                                       name()));
+    listenFd_ = std::move(fd);
 }
 
 std::string StreamListener::describe() const
@@ -44,6 +54,14 @@ std::string StreamListener::describe() const
                            ops_.localName);
     }
     return fmt::format("listening on {}, {} clients", ops_.localName, connections_.size());
+}
+
+std::vector<std::string> StreamListener::peers() const
+{
+    std::vector<std::string> out;
+    for (const auto &[id, connection] : connections_)
+        if (connection->connected()) out.push_back(connection->peer().empty() ? "(unnamed)" : connection->peer());
+    return out;
 }
 
 StreamConnection &StreamListener::adopt(UniqueFd fd, std::string peer, bool connecting,
@@ -78,20 +96,23 @@ void StreamListener::acceptClients()
                               SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) {
             if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-                logf(LogLevel::Warning, "Listener '{}': failed to accept a client: {}", name(), std::strerror(errno));
+                logf(LogLevel::Warning, LogFields{.listener = name(), .reason = "accept failed"},
+                     "Listener '{}': failed to accept a client: {}", name(), std::strerror(errno));
                 ++counters().errors;
             }
             return;
         }
         std::string peer = ops_.peerName(address, length);
         if (connections_.size() >= ops_.maxClients) {
-            logf(LogLevel::Warning, "Listener '{}': refusing client {}: the limit of {} clients is reached", name(),
+            logf(LogLevel::Warning, LogFields{.listener = name(), .peer = peer, .reason = "client limit"},
+                 "Listener '{}': refusing client {}: the limit of {} clients is reached", name(),
                  shown(peer), ops_.maxClients);
             ++counters().errors;
             continue;
         }
         ++counters().connects;
-        logf(LogLevel::Info, "Listener '{}': client {} connected", name(), shown(peer));
+        logf(LogLevel::Info, LogFields{.listener = name(), .peer = peer}, "Listener '{}': client {} connected", name(),
+             shown(peer));
         if (pairTarget_) {
             acceptPaired(std::move(fd), std::move(peer));
             continue;
@@ -128,9 +149,11 @@ StreamConnection::Handlers StreamListener::routedHandlers()
         if (&connection == outgoing_ && !connection.everConnected()) {
             // A failed attempt: scheduleReconnect() says so, rate-limited.
         } else if (reason.empty()) {
-            logf(LogLevel::Info, "Listener '{}': {} closed", name(), shown(connection.peer()));
+            logf(LogLevel::Info, LogFields{.listener = name(), .peer = connection.peer()}, "Listener '{}': {} closed",
+                 name(), shown(connection.peer()));
         } else {
-            logf(LogLevel::Warning, "Listener '{}': closing {}: {}", name(), shown(connection.peer()), reason);
+            logf(LogLevel::Warning, LogFields{.listener = name(), .peer = connection.peer(), .reason = "closing a client"},
+                 "Listener '{}': closing {}: {}", name(), shown(connection.peer()), reason);
             ++counters().errors;
         }
         bool wasOutgoing = &connection == outgoing_;
@@ -285,7 +308,8 @@ StreamConnection *StreamListener::openOnDemand(StreamConnection::Handlers handle
     int error = 0;
     UniqueFd fd = ops_.startConnect(error);
     if (!fd) {
-        logf(LogLevel::Warning, "Listener '{}': failed to connect to {}: {}", name(), ops_.localName,
+        logf(LogLevel::Warning, LogFields{.listener = name(), .peer = ops_.localName, .reason = "connect failed"},
+             "Listener '{}': failed to connect to {}: {}", name(), ops_.localName,
              std::strerror(error));
         ++counters().errors;
         return nullptr;
@@ -331,8 +355,10 @@ void StreamListener::acceptPaired(UniqueFd fd, std::string peer)
         };
         h.onClosed = [link, this, accepted](StreamConnection &c, const std::string &reason) {
             if (!reason.empty())
-                logf(LogLevel::Warning, "Listener '{}': closing {}: {}", accepted ? name() : pairTarget_->name(),
-                     shown(c.peer()), reason);
+                logf(LogLevel::Warning,
+                     LogFields{.listener = accepted ? name() : pairTarget_->name(), .peer = c.peer(),
+                               .reason = "closing a client"},
+                     "Listener '{}': closing {}: {}", accepted ? name() : pairTarget_->name(), shown(c.peer()), reason);
             StreamConnection *partner = link->partnerOf(c);
             (accepted ? link->accepted : link->outgoing) = nullptr;
             if (partner) partner->closeWhenDrained();

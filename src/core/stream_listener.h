@@ -48,9 +48,11 @@ public:
     ~StreamListener() override;
 
     void start() override;
+    void adoptSocket(UniqueFd fd) override;
     void stopReading() override;
     void resumeReading() override;
     std::string describe() const override;
+    std::vector<std::string> peers() const override;
 
     // per_connection routes: each client accepted here gets its own connection from `target`.
     void pairEachClientWith(StreamListener &target);

@@ -3,38 +3,24 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <exception>
 
 #include "build_config.h"
-#if HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 #include "config/config.h"
+#include "control/control_server.h"
+#include "control/metrics_server.h"
 #include "core/event_loop.h"
 #include "core/log.h"
 #include "core/manager.h"
+#include "core/privileges.h"
+#include "core/service_manager.h"
 
 using namespace sockbridge;
 
 namespace {
-
-// Tells the service manager (Type=notify) where the daemon is; a no-op outside systemd.
-void notifyServiceManager([[maybe_unused]] const char *state)
-{
-#if HAVE_SYSTEMD
-    sd_notify(0, state);
-#endif
-}
-
-LogLevel parseLevel(const std::string &name)
-{
-    if (name == "error") return LogLevel::Error;
-    if (name == "warning") return LogLevel::Warning;
-    if (name == "notice") return LogLevel::Notice;
-    if (name == "debug") return LogLevel::Debug;
-    return LogLevel::Info;
-}
 
 int check(const std::string &path)
 {
@@ -48,6 +34,22 @@ int check(const std::string &path)
     }
 }
 
+// The control socket sockbridgectl talks to. The default path is best effort (a run by hand as
+// a user cannot create /run/sockbridge); a path the config names must open.
+void openControl(ControlServer &control, const Config &config)
+{
+    const DaemonSpec &daemon = config.daemon;
+    if (daemon.control.empty()) return;
+    std::optional<gid_t> group = daemon.controlGroup;
+    if (!group && config.runAs) group = config.runAs->gid;
+    try {
+        control.open(daemon.control, daemon.controlMode, group);
+    } catch (const StartupError &e) {
+        if (daemon.controlConfigured) throw;
+        logf(LogLevel::Warning, "{}; running without a control socket (set daemon.control)", e.what());
+    }
+}
+
 int runDaemon(const std::string &path, const std::string &levelOverride)
 {
     Config config;
@@ -57,21 +59,37 @@ int runDaemon(const std::string &path, const std::string &levelOverride)
         for (const auto &error : e.errors()) fmt::print(stderr, "{}\n", error.toString());
         return 1;
     }
-    setLogLevel(parseLevel(levelOverride.empty() ? config.daemon.logLevel : levelOverride));
+    setLogLevel(parseLogLevel(levelOverride.empty() ? config.daemon.logLevel : levelOverride));
     auto loop = EventLoop::create();
     Manager manager(*loop);
+    manager.setConfigPath(path);
+    if (!levelOverride.empty()) manager.pinLogLevel();
+    bool needsRaw = false;
+    for (const auto &spec : config.listeners) needsRaw |= spec->needsRawSockets();
+    // After the manager: they point into it, so they go first.
+    ControlServer control(*loop, manager);
+    control.setReloadHandler([&manager, path] { return manager.reload(path); });
+    std::unique_ptr<MetricsServer> metrics;
     try {
         manager.setup();
         manager.apply(config);
+        openControl(control, config);
+        if (config.daemon.metrics) {
+            metrics = std::make_unique<MetricsServer>(*loop, manager);
+            metrics->open(*config.daemon.metrics);
+        }
+        // Every socket is bound: nothing below needs root.
+        dropPrivileges(config.runAs, needsRaw);
     } catch (const StartupError &e) {
         logf(LogLevel::Error, "{}", e.what());
+        notifyServiceManager(fmt::format("STATUS=failed to start: {}", e.what()));
         return 1;
     }
     logf(LogLevel::Notice, "sockbridged {} running {} ({} listeners, {} routes, {} loop)", SOCKBRIDGE_VERSION, path,
          config.listeners.size(), config.routes.size(), loop->name());
-    notifyServiceManager("READY=1\nSTATUS=running");
+    // Only now: every listener's start() has succeeded.
+    notifyServiceManager(fmt::format("READY=1\nSTATUS={}\nMAINPID={}", manager.statusLine(), ::getpid()));
     int code = manager.run();
-    notifyServiceManager("STOPPING=1");
     logf(LogLevel::Notice, "Final counters: {}", manager.statsJson());
     return code;
 }
@@ -90,6 +108,7 @@ int main(int argc, char **argv)
         ->check(CLI::IsMember({"error", "warning", "notice", "info", "debug"}));
     app.set_version_flag("-V,--version", std::string("sockbridged ") + SOCKBRIDGE_VERSION);
     CLI11_PARSE(app, argc, argv);
+    initLogTarget();
 
     try {
         return checkOnly ? check(configPath) : runDaemon(configPath, logLevel);

@@ -72,6 +72,7 @@ public:
     bool inject = false;
 
     Transport transport() const override { return Transport::Datagram; }
+    bool needsRawSockets() const override { return true; }
     std::unique_ptr<Listener> create(EventLoop &loop) const override;
     std::string refusesInput() const override
     {

@@ -64,6 +64,7 @@ public:
     bool headerIncluded = false;
 
     Transport transport() const override { return Transport::Datagram; }
+    bool needsRawSockets() const override { return true; }
     std::unique_ptr<Listener> create(EventLoop &loop) const override;
 };
 

@@ -153,14 +153,16 @@ routes:
                     check_equal(receiver.stop(), 0, "receiver exit code")
                     sender_counters = sender.final_counters()["listeners"]
                     read_lost = sender_counters["bus"]["lost"]  # dropped by the kernel before we read
-                    check_equal(sender_counters["bus"]["messages_in"] + read_lost, FRAMES,
-                                "frames the sender read plus those the kernel dropped (SO_RXQ_OVFL)")
-                    check_equal(sender_counters["tunnel"]["messages_out"], FRAMES - read_lost,
-                                "frames the sender packed into datagrams")
+                    read = sender_counters["bus"]["messages_in"]
+                    # The kernel reports its receive-queue drops (SO_RXQ_OVFL) with the next frame it
+                    # queues, so drops at the very end of the flood may go unreported: at most equal.
+                    check(read + read_lost <= FRAMES, f"{read} read + {read_lost} dropped <= {FRAMES} sent")
+                    check_equal(sender_counters["tunnel"]["messages_out"], read,
+                                "every frame the sender read was packed into a datagram")
                     counters = receiver.final_counters()
                     tunnel, bus = counters["listeners"]["tunnel"], counters["listeners"]["bus"]
                     per_datagram = (1472 - 5) // 13  # 8-byte classic frames in a full datagram
-                    undecoded = FRAMES - read_lost - tunnel["messages_in"]
+                    undecoded = read - tunnel["messages_in"]
                     dropped = sum(route["drops"] for route in counters["routes"].values())
                     print(f"{read_lost} frames dropped by the kernel before the sender read them; "
                           f"{undecoded} not decoded at the far end, {tunnel['lost']} datagrams counted lost; "

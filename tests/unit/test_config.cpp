@@ -269,3 +269,31 @@ TEST(Config, ReportsUnreadableFile)
                   "/nonexistent/sockbridge.yaml:1:1: cannot read the config: No such file or directory");
     }
 }
+
+TEST(Config, SystemdSocketAndUser)
+{
+    Config config = parseConfig(R"(user: root
+group: root
+listeners:
+  front: {type: tcp, listen: 127.0.0.1:7000, format: lines, systemd: front-socket}
+  back: {type: udp, bind: 127.0.0.1:7001, systemd: back}
+routes:
+  - {from: front, to: back}
+)",
+                                "ok.yaml");
+    ASSERT_TRUE(config.runAs);
+    EXPECT_EQ(config.runAs->uid, 0u);
+    EXPECT_EQ(config.listeners[0]->systemdName, "front-socket");
+    EXPECT_EQ(config.listeners[1]->systemdName, "back");
+}
+
+TEST(Config, SystemdOnConnectAndUnknownUserArePositionedErrors)
+{
+    EXPECT_THAT(errorsOf(R"(user: no-such-user-here
+listeners:
+  out: {type: tcp, connect: 127.0.0.1:7000, systemd: out}
+)"),
+                ElementsAre("test.yaml:1:7: unknown user 'no-such-user-here' (create it, e.g. with systemd-sysusers)",
+                            "test.yaml:3:54: 'systemd' replaces binding 'listen' (udp: 'bind') with a socket from "
+                            "systemd; it needs that address and does not apply to 'connect'"));
+}
