@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The table of listener kinds: adding a kind is one file under listeners/ and one row here.
 #include "config/config.h"
+#include "listeners/can_bcm_listener.h"
 #include "listeners/can_listener.h"
 #include "listeners/tcp_listener.h"
 #include "listeners/udp_listener.h"
@@ -17,6 +18,8 @@ const ListenerKind kKinds[] = {
      &parseUnixListener},
     {"can", "SocketCAN CAN_RAW: frames from and to one interface (or any); filters, error frames, CAN FD",
      canListenerKeys(), &parseCanListener},
+    {"can-bcm", "SocketCAN CAN_BCM: cyclic transmit jobs, receive jobs (changes, throttle, timeouts), one-shot sends",
+     canBcmListenerKeys(), &parseCanBcmListener},
 };
 }  // namespace
 
