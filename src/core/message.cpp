@@ -14,6 +14,7 @@ const char *messageKindName(MessageKind kind)
     case MessageKind::Bytes: return "bytes";
     case MessageKind::Datagram: return "datagram";
     case MessageKind::CanFrame: return "can";
+    case MessageKind::CanTimeout: return "can_timeout";
     case MessageKind::Packet: return "packet";
     }
     return "unknown";

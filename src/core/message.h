@@ -13,6 +13,9 @@ enum class MessageKind : uint8_t {
     Bytes,     // a piece of a byte stream (a frame when a stream format framed it)
     Datagram,  // one datagram
     CanFrame,  // one CAN or CAN FD frame
+    // A can-bcm receive job's timeout: its id was not seen for the job's 'timeout'. The bytes
+    // are a CanFrame's canonical bytes with the job's id and no payload; never written to a bus.
+    CanTimeout,
     Packet,    // one captured link-layer or IP packet
 };
 

@@ -297,6 +297,7 @@ bool CandumpFormat::Decoder::finish(std::vector<Payload> &out)
  *
  * The interface is the one the frame was read on (a can listener's message: ifindex set, peer
  * its name), else the source listener's name. A message that is not a CAN frame is refused (counted by the caller).
+ * A can-bcm timeout (kind CanTimeout) becomes a comment line "# (SEC.USEC) IFACE ID timeout".
  */
 CandumpFormat::Encoder::Encoder(const FormatOptions &) {}
 
@@ -305,6 +306,11 @@ bool CandumpFormat::Encoder::encode(const Message &message, std::vector<uint8_t>
     std::optional<CanFrame> frame = CanFrame::parse(message.data);
     if (!frame) return false;
     std::string line = logLine(*frame, message.timestampNs, message.ifindex && !message.peer.empty() ? message.peer : message.source);
+    if (message.kind == MessageKind::CanTimeout) {
+        // A can-bcm timeout is no frame: a comment line, which canplayer and this decoder skip.
+        // "# (1700000000.123456) vcan0 200 timeout": the id as candump prints it.
+        line = "# " + line.substr(0, line.rfind('#')) + " timeout";
+    }
     line += '\n';
     out.insert(out.end(), line.begin(), line.end());
     return true;

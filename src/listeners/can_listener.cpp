@@ -194,7 +194,8 @@ protected:
             MessagePtr message = nextInput();
             if (!message) break;
             std::optional<CanFrame> frame = CanFrame::parse(message->data);
-            const char *why = !frame              ? "it is not a valid CAN frame"
+            const char *why = message->kind == MessageKind::CanTimeout ? "a can-bcm timeout is not a frame"
+                              : !frame            ? "it is not a valid CAN frame"
                               : frame->isError()  ? "error frames are not written to a bus"
                               : frame->isFd() && !options_.fd ? "it is a CAN FD frame and 'fd' is off"
                                                               : nullptr;

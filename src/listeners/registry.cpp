@@ -6,6 +6,7 @@
 #include "listeners/packet_listener.h"
 #include "listeners/raw_listener.h"
 #endif
+#include "listeners/can_bcm_listener.h"
 #include "listeners/can_listener.h"
 #include "listeners/tcp_listener.h"
 #include "listeners/udp_listener.h"
@@ -28,6 +29,8 @@ const ListenerKind kKinds[] = {
 #endif
     {"can", "SocketCAN CAN_RAW: frames from and to one interface (or any); filters, error frames, CAN FD",
      canListenerKeys(), &parseCanListener},
+    {"can-bcm", "SocketCAN CAN_BCM: cyclic transmit jobs, receive jobs (changes, throttle, timeouts), one-shot sends",
+     canBcmListenerKeys(), &parseCanBcmListener},
 };
 }  // namespace
 
