@@ -64,4 +64,16 @@ std::optional<CanFrame> CanFrame::parse(std::span<const uint8_t> bytes)
     return frame;
 }
 
+std::optional<CanFrame> frameForBus(const Message &message, bool fdAllowed, const char *&why)
+{
+    std::optional<CanFrame> frame = CanFrame::parse(message.data);
+    why = message.kind == MessageKind::CanTimeout ? "a can-bcm timeout is not a frame"
+          : !frame                                ? "it is not a valid CAN frame"
+          : frame->isError()                      ? "error frames are not written to a bus"
+          : frame->isFd() && !fdAllowed           ? "it is a CAN FD frame and 'fd' is off"
+                                                  : nullptr;
+    if (why) return std::nullopt;
+    return frame;
+}
+
 }  // namespace sockbridge

@@ -49,4 +49,8 @@ struct CanFrame {
     static std::optional<CanFrame> parse(std::span<const uint8_t> bytes);
 };
 
+// The frame a message asks to put on a bus, or nullopt with `why` it must not go there: not a
+// valid frame, a can-bcm timeout, an error frame, or CAN FD on a socket without FD.
+std::optional<CanFrame> frameForBus(const Message &message, bool fdAllowed, const char *&why);
+
 }  // namespace sockbridge

@@ -193,13 +193,9 @@ protected:
         while (pending_.size() < kBatch) {
             MessagePtr message = nextInput();
             if (!message) break;
-            std::optional<CanFrame> frame = CanFrame::parse(message->data);
-            const char *why = message->kind == MessageKind::CanTimeout ? "a can-bcm timeout is not a frame"
-                              : !frame            ? "it is not a valid CAN frame"
-                              : frame->isError()  ? "error frames are not written to a bus"
-                              : frame->isFd() && !options_.fd ? "it is a CAN FD frame and 'fd' is off"
-                                                              : nullptr;
-            if (why) {
+            const char *why = nullptr;
+            std::optional<CanFrame> frame = frameForBus(*message, options_.fd, why);
+            if (!frame) {
                 logf(warnedInvalid_ ? LogLevel::Debug : LogLevel::Warning,
                      "Listener '{}': rejecting a {}-byte message from '{}': {}", name(), message->size(),
                      message->source, why);
