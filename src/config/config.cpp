@@ -49,10 +49,11 @@ const KeySpec kCommonKeys[] = {
     {"type", "string", "(required)", "the listener kind: tcp, udp, unix, can, packet, raw"},
     {"format", "string", "raw",
      "how bytes become messages: raw, lines, length-prefixed, jsonl, candump, cannelloni, cannelloni-tcp, "
-     "packet-jsonl (output only)"},
+     "socketcand, packet-jsonl (output only)"},
     {"max_message", "size", "64KiB", "the largest message a framing format accepts; larger input closes that client"},
     {"mtu", "size", "1472", "formats that pack many messages a datagram (cannelloni): the largest datagram"},
     {"flush_timeout", "duration", "1ms", "cannelloni: how long a datagram that is not full waits for more; 0: no wait"},
+    {"socketcand_fd", "bool", "false", "socketcand: CAN FD frames as \"< fdframe >\" and \"< fdsend >\" (an extension)"},
     {"systemd", "string", "", "take the listening socket from systemd (socket activation): the FileDescriptorName= "
                               "of a .socket unit; 'listen' (udp: 'bind') still names the address in logs"},
 };
@@ -151,6 +152,12 @@ private:
                 formatOptions.maxMessage = *max;
         }
         parseBatching(reader, format, formatOptions);
+        if (auto fd = reader.boolean("socketcand_fd")) {
+            if (format && !format->makeSession)
+                reader.error("socketcand_fd", fmt::format("'socketcand_fd' applies only to format 'socketcand', not to '{}'",
+                                                          format->name));
+            formatOptions.socketcandFd = *fd;
+        }
         std::optional<std::string> systemdName = reader.string("systemd");
         if (systemdName) {
             if (!validName(*systemdName) || systemdName->size() > 255)
@@ -164,6 +171,12 @@ private:
         std::unique_ptr<ListenerSpec> spec = kind->parse(reader);
         reader.reportUnknownKeys(keyNames(kCommonKeys, kind->keys));
         if (!spec || !format || errors_.list().size() != errorsBefore) return;
+        if (format->makeSession && spec->transport() == Transport::Datagram) {
+            reader.error("format", fmt::format("format '{}' is a session over a connection: use it on a tcp or unix "
+                                               "stream listener, not on a '{}' listener",
+                                               format->name, kind->name));
+            return;
+        }
         spec->name = name;
         spec->kind = std::string(kind->name);
         spec->mark = key.Mark();
@@ -679,9 +692,39 @@ public:
                                         from->name, to->name, from->name, from->format->name));
         }
         for (const auto &pair : perConnectionPairs_) checkPerConnectionPair(pair);
+        offerCanBuses();
     }
 
 private:
+    // socketcand listeners offer the interfaces of the CAN listeners routed with them (either
+    // way) as the buses a client may open. They join the listener's identity, so a reload that
+    // changes them reopens it.
+    void offerCanBuses()
+    {
+        for (auto &spec : config_.listeners) {
+            if (!spec->format || !spec->format->makeSession) continue;
+            std::set<std::string> buses;
+            bool any = false;
+            for (const auto &route : config_.routes) {
+                if (route.log || route.perConnection) continue;
+                const std::string &other = route.from == spec->name ? route.to : route.to == spec->name ? route.from : "";
+                const ListenerSpec *peer = other.empty() ? nullptr : config_.findListener(other);
+                std::optional<std::string> bus = peer ? peer->canBus() : std::nullopt;
+                if (!bus) continue;
+                if (bus->empty())
+                    any = true;
+                else
+                    buses.insert(*bus);
+            }
+            FormatOptions &options = spec->formatOptions;
+            options.canBuses.assign(buses.begin(), buses.end());
+            options.anyCanBus = any;
+            spec->derived = "socketcand buses:";
+            for (const auto &bus : options.canBuses) spec->derived += " " + bus;
+            if (any) spec->derived += " (any)";
+        }
+    }
+
     struct PerConnectionPair {
         YAML::Mark mark;
         std::string from, to;

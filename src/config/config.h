@@ -42,6 +42,9 @@ public:
     YAML::Mark formatMark;  // where 'format' is set (the listener's position when it is not)
     bool onDemand = false;  // a connecting listener that only opens connections for per_connection routes
     bool routedFrom = false;  // some route reads from it (set by the config's route checks)
+    // Settings derived from the routes (a socketcand listener's buses): part of its identity on
+    // reload, with `canonical`.
+    std::string derived;
 
     // Why routes cannot send to this listener (a packet listener without 'inject'), or "".
     virtual std::string refusesInput() const { return {}; }
@@ -54,6 +57,9 @@ public:
     virtual StreamRole role() const { return StreamRole::None; }
     // True for listeners that write CAN frames to a bus: routes into them need 'write: true'.
     virtual bool writesToBus() const { return false; }
+    // CAN listeners: the interface they are on ("" for 'any'); nullopt for other kinds. A
+    // socketcand listener routed with them offers these buses to its clients.
+    virtual std::optional<std::string> canBus() const { return std::nullopt; }
     // Why no route may have this listener as its target (a can listener on 'any'); empty: it may.
     virtual std::string targetError() const { return {}; }
     virtual std::unique_ptr<Listener> create(EventLoop &loop) const = 0;

@@ -67,7 +67,7 @@ AppliedConfig describeConfig(const Config &config)
         if (from && from->role() == StreamRole::Accepting) pairs[route.from] = route.to;
     }
     for (const auto &spec : config.listeners) {
-        ListenerIdentity id{spec->name, spec->kind, normalized(spec->canonical), spec->onDemand, ""};
+        ListenerIdentity id{spec->name, spec->kind, normalized(spec->canonical) + spec->derived, spec->onDemand, ""};
         if (auto it = pairs.find(spec->name); it != pairs.end()) id.pairedWith = it->second;
         applied.listeners.push_back(std::move(id));
     }

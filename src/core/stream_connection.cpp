@@ -25,11 +25,20 @@ constexpr size_t kZeroCopyMin = 16 * 1024;
 StreamConnection::StreamConnection(EventLoop &loop, UniqueFd fd, std::string peer, uint64_t id,
                                    const FormatKind &format, const FormatOptions &options, bool messageMode,
                                    bool connecting, Handlers handlers)
-    : loop_(loop), fd_(std::move(fd)), peer_(std::move(peer)), id_(id), decoder_(format.makeDecoder(options)),
-      encoder_(format.makeEncoder(options)), messageMode_(messageMode), passthrough_(format.passthrough),
-      maxMessage_(options.maxMessage), connecting_(connecting),
+    : loop_(loop), fd_(std::move(fd)), peer_(std::move(peer)), id_(id), messageMode_(messageMode),
+      passthrough_(format.passthrough), maxMessage_(options.maxMessage), connecting_(connecting),
       handlers_(std::move(handlers))
 {
+    if (format.makeSession) {
+        // A session format: decoder and encoder share the connection's protocol state.
+        SessionCodec codec = format.makeSession(options);
+        decoder_ = std::move(codec.decoder);
+        encoder_ = std::move(codec.encoder);
+        separateReplies_ = true;
+    } else {
+        decoder_ = format.makeDecoder(options);
+        encoder_ = format.makeEncoder(options);
+    }
     if (!connecting_) queueGreeting();
     uint32_t events = connecting_ ? kWritable : kReadable;
     if (!connecting_ && buffered() > 0) events |= kWritable;
@@ -42,12 +51,53 @@ void StreamConnection::queueGreeting()
     std::vector<uint8_t> greeting;
     encoder_->greet(greeting);
     if (greeting.empty()) return;
+    if (separateReplies_) {
+        queueSeparateWrite(std::move(greeting), true);
+        return;
+    }
     if (messageMode_) {
         outMessageBytes_ += greeting.size();
         outMessages_.push_front(std::move(greeting));
     } else {
         out_.insert(out_.begin() + ptrdiff_t(outOffset_), greeting.begin(), greeting.end());
     }
+}
+
+// One send() for these bytes alone (a session format's greeting or reply). In message mode
+// every message is its own send() already.
+void StreamConnection::queueSeparateWrite(std::vector<uint8_t> bytes, bool atFront)
+{
+    if (messageMode_) {
+        outMessageBytes_ += bytes.size();
+        if (atFront)
+            outMessages_.push_front(std::move(bytes));
+        else
+            outMessages_.push_back(std::move(bytes));
+        return;
+    }
+    const size_t size = bytes.size();
+    if (atFront) {
+        out_.insert(out_.begin() + ptrdiff_t(outOffset_), bytes.begin(), bytes.end());
+        for (size_t &cut : cuts_) cut += size;
+        cuts_.push_front(outOffset_ + size);
+        return;
+    }
+    if (out_.size() > outOffset_ && (cuts_.empty() || cuts_.back() != out_.size()))
+        cuts_.push_back(out_.size());  // what is buffered before goes in a send() of its own
+    out_.insert(out_.end(), bytes.begin(), bytes.end());
+    cuts_.push_back(out_.size());
+}
+
+// A session decoder's answers to what it was just fed, sent at once, each in its own send().
+void StreamConnection::sendReplies()
+{
+    if (!separateReplies_ || closed_) return;
+    std::vector<Payload> replies;
+    decoder_->takeReplies(replies);
+    if (replies.empty()) return;
+    if (writeShut_) return;
+    for (auto &reply : replies) queueSeparateWrite(std::move(reply), false);
+    writeSome();
 }
 
 StreamConnection::~StreamConnection() { unlinkSplice(); }
@@ -126,6 +176,8 @@ void StreamConnection::readSome()
         }
         if (!messages.empty() && handlers_.onMessages) handlers_.onMessages(*this, messages);
         if (closed_) return;
+        sendReplies();
+        if (closed_) return;
         if (!ok) {
             close(decoder_->error());
             return;
@@ -200,17 +252,20 @@ void StreamConnection::writeSome()
         outMessages_.pop_front();
     }
     while (!messageMode_ && outOffset_ < out_.size()) {
-        ssize_t n = ::send(fd_.get(), out_.data() + outOffset_, out_.size() - outOffset_, MSG_DONTWAIT | MSG_NOSIGNAL);
+        const size_t end = cuts_.empty() ? out_.size() : cuts_.front();
+        ssize_t n = ::send(fd_.get(), out_.data() + outOffset_, end - outOffset_, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) break;
             close(std::strerror(errno));
             return;
         }
         outOffset_ += size_t(n);
+        while (!cuts_.empty() && cuts_.front() <= outOffset_) cuts_.pop_front();
     }
     if (outOffset_ == out_.size()) {
         out_.clear();
         outOffset_ = 0;
+        cuts_.clear();
         // Spliced bytes came after everything in out_, so they go after it too.
         if (spliceSource_ && spliceSource_->pipeBytes_ > 0) {
             pushSplicedBytes();
@@ -218,6 +273,7 @@ void StreamConnection::writeSome()
         }
     } else if (outOffset_ > kHighWater) {
         out_.erase(out_.begin(), out_.begin() + ptrdiff_t(outOffset_));  // keep the buffer from creeping
+        for (size_t &cut : cuts_) cut -= outOffset_;
         outOffset_ = 0;
     }
     if (buffered() == 0) {

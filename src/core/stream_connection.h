@@ -90,6 +90,8 @@ private:
     void moveSplicedBytesToTarget();
     void unlinkSplice();
     void queueGreeting();
+    void queueSeparateWrite(std::vector<uint8_t> bytes, bool atFront);
+    void sendReplies();
 
     EventLoop &loop_;
     UniqueFd fd_;
@@ -106,6 +108,10 @@ private:
 
     std::vector<uint8_t> out_;         // stream mode: bytes not yet written, from outOffset_
     size_t outOffset_ = 0;
+    // Session formats: offsets in out_ where one send() must end, so a greeting or a reply is
+    // never joined with other output (clients read "< hi >" and "< ok >" with one read each).
+    std::deque<size_t> cuts_;
+    bool separateReplies_ = false;
     std::deque<std::vector<uint8_t>> outMessages_;  // message mode: one send() each
     size_t outMessageBytes_ = 0;
     bool wasFull_ = false;

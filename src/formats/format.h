@@ -25,6 +25,12 @@ struct FormatOptions {
     // and how long a datagram that is not full waits for more (0: sent at the end of each pass).
     size_t mtu = 1472;
     std::chrono::nanoseconds flushTimeout = std::chrono::milliseconds(1);
+    // socketcand: the CAN buses a client may open (the interfaces of the can listeners routed
+    // with this listener, filled in by the config), whether any name is accepted (a can listener
+    // on 'any'), and whether CAN FD frames are carried (`socketcand_fd`).
+    std::vector<std::string> canBuses;
+    bool anyCanBus = false;
+    bool socketcandFd = false;
 };
 
 // Incremental decoder: feed it bytes as they arrive, it yields whole message payloads and keeps
@@ -41,6 +47,10 @@ public:
     [[nodiscard]] virtual bool finish(std::vector<Payload> &out) = 0;
     // Bytes kept that do not yet make a whole message.
     virtual size_t pending() const = 0;
+    // Session formats (FormatKind::makeSession): answers to what was fed ("< ok >", "< error
+    // ... >"), moved to `out` in order. The connection sends each with its own send(), never
+    // joined with other output, before anything encoded later. Other formats have none.
+    virtual void takeReplies(std::vector<Payload> &) {}
     const std::string &error() const { return error_; }
     // Messages or packets the peer sent that never arrived, as the format's sequence numbers show,
     // since the last call; the caller adds them to its counters. 0 for formats without them.
@@ -78,6 +88,15 @@ public:
     virtual BatchEncoder *batching() { return nullptr; }
 };
 
+// A protocol session (socketcand): one per connection, its decoder and encoder share the
+// session's state (which bus is open, which mode), so what the peer sent decides what is written
+// to it. The decoder answers commands through takeReplies() instead of failing: a malformed
+// command gets an error reply and the session goes on.
+struct SessionCodec {
+    std::unique_ptr<Decoder> decoder;
+    std::unique_ptr<Encoder> encoder;
+};
+
 struct FormatKind {
     std::string_view name;
     std::string_view summary;
@@ -93,6 +112,9 @@ struct FormatKind {
     // linkType 227); nullopt: what the listener's socket says (Bytes or Datagram).
     std::optional<MessageKind> messageKind = std::nullopt;
     uint16_t linkType = 0;
+    // Non-null for session formats: stream connections make their decoder and encoder with it
+    // (one shared session); the format needs a stream or seqpacket socket.
+    SessionCodec (*makeSession)(const FormatOptions &) = nullptr;
 };
 
 // Every format, one row each (formats/registry.cpp).

@@ -8,6 +8,7 @@
 #include "formats/lines_format.h"
 #include "formats/packet_summary_format.h"
 #include "formats/raw_format.h"
+#include "formats/socketcand_format.h"
 
 namespace sockbridge {
 
@@ -63,6 +64,14 @@ const FormatKind kFormats[] = {
                .makeEncoder = &encoderOf<CannelloniTcpFormat>,
                .messageKind = MessageKind::CanFrame,
                .linkType = kLinkTypeCanSocketCan},
+    FormatKind{.name = "socketcand",
+               .summary = "socketcand's ASCII protocol, server side: \"< open BUS >\", \"< rawmode >\", \"< frame ... >\"",
+               .framesStream = true,
+               .makeDecoder = [](const FormatOptions &o) { return std::move(SocketcandFormat::makeSession(o).decoder); },
+               .makeEncoder = [](const FormatOptions &o) { return std::move(SocketcandFormat::makeSession(o).encoder); },
+               .messageKind = MessageKind::CanFrame,
+               .linkType = kLinkTypeCanSocketCan,
+               .makeSession = &SocketcandFormat::makeSession},
 };
 #undef FORMAT_ROW
 }  // namespace

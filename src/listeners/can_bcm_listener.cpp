@@ -347,6 +347,7 @@ public:
 
     Transport transport() const override { return Transport::Datagram; }
     bool writesToBus() const override { return true; }
+    std::optional<std::string> canBus() const override { return options.interface; }
     std::unique_ptr<Listener> create(EventLoop &loop) const override
     {
         return std::make_unique<CanBcmListener>(name, loop, options);

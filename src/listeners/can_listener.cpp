@@ -437,6 +437,7 @@ public:
 
     Transport transport() const override { return Transport::Datagram; }
     bool writesToBus() const override { return true; }
+    std::optional<std::string> canBus() const override { return options.interface; }
     std::string targetError() const override
     {
         return options.interface.empty() ? "a can listener on 'any' only receives: name an interface to write to"

@@ -171,3 +171,34 @@ TEST(CanRouteRules, ParsesIdsAndRanges)
     EXPECT_FALSE(parseCanIdMatch("abc", why));
     EXPECT_EQ(why, "'abc' is not a CAN id (0x7DF, 2015) or a range (0x100-0x1FF)");
 }
+
+TEST(CanConfig, SocketcandOffersTheRoutedCanInterfaces)
+{
+    Config config = parseConfig(R"(listeners:
+  a: {type: can, interface: vcan0}
+  b: {type: can, interface: vcan1}
+  c: {type: can, interface: vcan2}
+  sc: {type: tcp, listen: 127.0.0.1:7000, format: socketcand, socketcand_fd: true}
+routes:
+  - {from: [b, a], to: sc}
+  - {from: sc, to: a, write: true}
+)",
+                                "can.yaml");
+    const ListenerSpec *sc = config.findListener("sc");
+    ASSERT_NE(sc, nullptr);
+    EXPECT_THAT(sc->formatOptions.canBuses, ElementsAre("vcan0", "vcan1"));
+    EXPECT_FALSE(sc->formatOptions.anyCanBus);
+    EXPECT_TRUE(sc->formatOptions.socketcandFd);
+    EXPECT_EQ(sc->derived, "socketcand buses: vcan0 vcan1");
+}
+
+TEST(CanConfig, SocketcandNeedsAStreamAndItsOwnKey)
+{
+    EXPECT_THAT(errorsOf(R"(listeners:
+  u: {type: udp, bind: 127.0.0.1:7000, format: socketcand}
+  t: {type: tcp, listen: 127.0.0.1:7001, format: candump, socketcand_fd: true}
+)"),
+                ElementsAre("can.yaml:2:48: format 'socketcand' is a session over a connection: use it on a tcp or "
+                            "unix stream listener, not on a 'udp' listener",
+                            "can.yaml:3:74: 'socketcand_fd' applies only to format 'socketcand', not to 'candump'"));
+}
