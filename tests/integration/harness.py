@@ -262,11 +262,20 @@ def _readable(fd):
 # Sockets and waiting
 
 
+_ports_handed_out = set()
+
+
 def free_port(kind=socket.SOCK_STREAM, host="127.0.0.1"):
-    """A port the kernel just handed out for `kind` on `host` (bind to port 0, then close)."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port the kernel just handed out for `kind` on `host` (bind to port 0, then close), never
+    one this process was given before: the kernel may hand the same port out twice in a row."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _ports_handed_out:
+            _ports_handed_out.add(port)
+            return port
+    raise TestFailure("no fresh port after 100 tries")
 
 
 def free_tcp_port():
