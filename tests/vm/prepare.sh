@@ -16,7 +16,7 @@ mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 
 # Modules for the guest, in addition to whatever they depend on.
-MODULES="virtio_pci 9pnet_virtio 9p vcan vxcan can_raw can_bcm can_gw can_isotp can_j1939 veth tun"
+MODULES="virtio_pci 9pnet_virtio 9p vcan vxcan can_raw can_bcm can_gw can_isotp can_j1939 veth tun overlay"
 
 # 1. Host packages.
 need=()
