@@ -101,8 +101,9 @@ def wait_journal(pattern, what):
 
 
 def install(build_dir):
-    """`meson install` into a staging dir, copied onto the (overlay) root; the unit runs
-    /usr/sbin/sockbridged, so with another prefix the binaries also go to /usr/sbin, /usr/bin."""
+    """`meson install` into a staging dir, copied onto the (overlay) root. The installed unit
+    names this build's paths (prefix /usr/local by default); the test config goes where it says.
+    Returns the config path."""
     stage = "/tmp/sockbridge-stage"
     run("meson", "install", "-C", build_dir, "--no-rebuild", "--quiet", "--destdir", stage, timeout=300)
     installed = {}
@@ -113,20 +114,25 @@ def install(build_dir):
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copy2(os.path.join(top, name), target)
             installed.setdefault(name, target)
-    for name, target in (("sockbridged", "/usr/sbin/sockbridged"), ("sockbridgectl", "/usr/bin/sockbridgectl")):
+    for name in ("sockbridged", "sockbridgectl"):
         if name not in installed:
             raise RuntimeError(f"meson install did not install {name}")
-        if installed[name] != target:
-            shutil.copy2(installed[name], target)
     for what in ("sockbridge.service", "sockbridge@.service", "sockbridge.socket"):
         if what not in installed:
             raise RuntimeError(f"meson install did not install {what}")
     log("installed: " + ", ".join(sorted(f"{n}={p}" for n, p in installed.items() if "sockbridge" in n
                                          or p.endswith("/sockbridge.conf"))))
-    os.makedirs("/etc/sockbridge", exist_ok=True)
-    with open("/etc/sockbridge/sockbridge.yaml", "w") as f:
+    with open(installed["sockbridge.service"]) as f:
+        unit = f.read()
+    match = re.search(r"^ExecStart=(\S+) --config (\S+)$", unit, re.M)
+    if not match or match.group(1) != installed["sockbridged"]:
+        raise RuntimeError(f"the installed unit does not run the installed sockbridged:\n{unit}")
+    config = match.group(2)
+    os.makedirs(os.path.dirname(config), exist_ok=True)
+    with open(config, "w") as f:
         f.write(CONFIG)
-    os.chmod("/etc/sockbridge/sockbridge.yaml", 0o644)
+    os.chmod(config, 0o644)
+    return config
 
 
 def status_fields(pid):
@@ -144,7 +150,7 @@ def in_vm():
             + open("/proc/1/comm").read().strip())
     check(open("/proc/1/comm").read().strip() == "systemd", "PID 1 is systemd")
     build_dir = os.path.dirname(os.path.dirname(os.path.abspath(os.environ["SOCKBRIDGED"])))
-    install(build_dir)
+    config_path = install(build_dir)
     log("meson install done")
 
     run("systemd-sysusers")
@@ -200,13 +206,13 @@ def in_vm():
     check(listening.get("PRIORITY") == "6" and listening.get("SYSLOG_IDENTIFIER") == "sockbridged"
           and listening.get("LISTENER") == "ingress" and listening.get("_SYSTEMD_UNIT") == UNIT,
           "journal: 'Listener ingress listening' with PRIORITY=6, SYSLOG_IDENTIFIER=sockbridged, LISTENER=ingress")
-    running = wait_journal(r"^sockbridged \S+ running /etc/sockbridge/sockbridge\.yaml", "running")
+    running = wait_journal(rf"^sockbridged \S+ running {re.escape(config_path)} ", "running")
     check(running.get("PRIORITY") == "5", "journal: the 'sockbridged ... running' line at PRIORITY=5 (notice)")
     connected = wait_journal(r"^Listener 'ingress': client \S+ connected", "client connected")
     check(connected.get("PEER", "").startswith("127.0.0.1:"), f"journal: client connected with PEER={connected.get('PEER')}")
 
     # Reload: a listener and a route more.
-    with open("/etc/sockbridge/sockbridge.yaml", "w") as f:
+    with open(config_path, "w") as f:
         f.write(CONFIG_RELOADED)
     reload = run("systemctl", "reload", UNIT, check_rc=False)
     check(reload.returncode == 0, "systemctl reload sockbridge succeeds")
