@@ -32,6 +32,11 @@ def test_shipped_configs_pass_check():
     failures = []
     for path in configs:
         code, out, err = run_check(path)
+        if code != 0 and "built without libpcap" in err and all(
+                "built without libpcap" in line for line in err.strip().splitlines()):
+            # -Dpcap=disabled: the packet examples are refused for that reason alone, and say so.
+            print(f"{path}: needs a libpcap build ({err.strip().splitlines()[0]})")
+            continue
         if code != 0 or not out.startswith(f"{path}: OK ("):
             failures.append(f"--check {path}: exit {code}\nstdout: {out}\nstderr: {err}")
         else:
