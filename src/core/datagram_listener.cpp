@@ -30,6 +30,11 @@ void DatagramListener::start()
 {
     const bool inherited = fd_.isValid();
     if (!inherited) fd_ = ops_.open();
+    // The address the socket really has: an ephemeral port is where a peer's replies must come.
+    SocketAddress local;
+    local.length = sizeof(local.storage);
+    if (::getsockname(fd_.get(), local.get(), &local.length) == 0 && local.family() != AF_UNIX)
+        ops_.localName = local.toString();
     watch_ = loop().watchIo(fd_.get(), kReadable, [this](uint32_t events) {
         if (events & (kReadable | kError)) receive();
         if (events & kWritable) sendPending();
