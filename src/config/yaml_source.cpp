@@ -160,6 +160,35 @@ std::optional<SocketAddress> OptionReader::unixAddress(std::string_view key)
     return value;
 }
 
+std::optional<AllowList> OptionReader::allowList(std::string_view key)
+{
+    YAML::Node value = node(key);
+    if (!value.IsDefined()) return std::nullopt;
+    if (value.IsScalar()) value = YAML::Node(std::vector<YAML::Node>{value});  // one block alone
+    if (!value.IsSequence() || value.size() == 0) {
+        error(key, fmt::format("'{}' must be a list of CIDR blocks, as [127.0.0.0/8, \"::1/128\"]", key));
+        return std::nullopt;
+    }
+    std::vector<Cidr> blocks;
+    bool ok = true;
+    for (const YAML::Node &item : value) {
+        std::string why;
+        std::optional<Cidr> block;
+        if (!item.IsScalar())
+            why = fmt::format("an item of '{}' must be a CIDR block, not {}", key, nodeTypeName(item));
+        else if (!(block = parseCidr(item.Scalar(), why)))
+            why = fmt::format("bad CIDR block '{}' in '{}': {}", item.Scalar(), key, why);
+        if (!block) {
+            errors_.add(item.Mark(), why);
+            ok = false;
+            continue;
+        }
+        blocks.push_back(*block);
+    }
+    if (!ok) return std::nullopt;
+    return AllowList(std::move(blocks));
+}
+
 std::optional<std::string> OptionReader::choice(std::string_view key, std::span<const std::string_view> choices)
 {
     auto text = string(key);

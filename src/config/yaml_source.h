@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/allow_list.h"
 #include "core/net_address.h"
 
 namespace sockbridge {
@@ -81,6 +82,9 @@ public:
     std::optional<std::chrono::nanoseconds> duration(std::string_view key);
     std::optional<SocketAddress> inetAddress(std::string_view key);
     std::optional<SocketAddress> unixAddress(std::string_view key);
+    // A list of CIDR blocks (`allow: [10.0.0.0/8, "::1/128"]`); each bad item is an error at its
+    // own position. An empty list is an error too: it would refuse everyone.
+    std::optional<AllowList> allowList(std::string_view key);
     // One of `choices`; anything else is an error listing them.
     std::optional<std::string> choice(std::string_view key, std::span<const std::string_view> choices);
 

@@ -17,7 +17,8 @@ nlohmann::json countersJson(const Counters &c)
 {
     return {{"messages_in", c.messagesIn}, {"bytes_in", c.bytesIn},   {"messages_out", c.messagesOut},
             {"bytes_out", c.bytesOut},     {"drops", c.drops},        {"errors", c.errors},
-            {"connects", c.connects},      {"reconnects", c.reconnects}};
+            {"connects", c.connects},      {"reconnects", c.reconnects},
+            {"refused", c.refused}};
 }
 
 std::string kindOf(const Manager &manager, const std::string &name)
@@ -65,6 +66,7 @@ constexpr Metric kListenerMetrics[] = {
     {"errors_total", "counter", "Errors on a listener's sockets.", &Counters::errors},
     {"connects_total", "counter", "Connections a listener accepted or made.", &Counters::connects},
     {"reconnects_total", "counter", "Reconnection attempts of a connecting listener.", &Counters::reconnects},
+    {"refused_total", "counter", "Peers refused by the allow list or the TLS handshake.", &Counters::refused},
 };
 
 constexpr Metric kRouteMetrics[] = {

@@ -19,6 +19,8 @@ struct Counters {
     uint64_t reconnects = 0;
     // Dropped by the kernel before the listener read them (packet sockets: PACKET_STATISTICS).
     uint64_t kernelDrops = 0;
+    // Peers turned away by access control: outside the `allow` list, or failing the TLS handshake.
+    uint64_t refused = 0;
 
     void countIn(uint64_t bytes)
     {

@@ -103,6 +103,14 @@ void DatagramListener::receive()
             SocketAddress from;
             std::memcpy(&from.storage, &addresses[i], header.msg_namelen);
             from.length = header.msg_namelen;
+            // Before anything else: a refused sender must not become the reply target either.
+            if (!ops_.allow.admits(from)) {
+                std::string sender = from.toString();
+                logf(LogLevel::Warning, LogFields{.listener = name(), .peer = sender, .reason = "not allowed"},
+                     "Listener '{}': dropping a datagram from {}: not in the allow list", name(), sender);
+                ++counters().refused;
+                continue;
+            }
             if (header.msg_flags & MSG_TRUNC) {
                 std::string sender = from.toString();
                 logf(LogLevel::Warning, LogFields{.listener = name(), .peer = sender, .reason = "bad datagram"},

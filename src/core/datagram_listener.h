@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/allow_list.h"
 #include "core/listener.h"
 #include "core/net_address.h"
 #include "core/unique_fd.h"
@@ -25,6 +26,7 @@ struct DatagramSocketOps {
     std::optional<SocketAddress> peer;
     bool replyToLastSender = true;
     std::string localName;  // for logs and status
+    AllowList allow;        // datagrams from outside it are dropped and counted in `refused`
 };
 
 class DatagramListener : public Listener {

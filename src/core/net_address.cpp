@@ -315,6 +315,15 @@ std::optional<SocketAddress> parseInetAddress(std::string_view text, std::string
         return std::nullopt;
     }
 
+    // A bare port ("7000") means this host only: reaching other hosts takes an explicit
+    // 0.0.0.0, [::] or *, so that no listener is exposed by accident.
+    if (allDigits(text)) {
+        auto port = parsePort(text, error);
+        if (!port)
+            return std::nullopt;
+        return makeInet4(in_addr{htonl(INADDR_LOOPBACK)}, *port);
+    }
+
     if (text.front() == '[') {
         size_t close = text.find(']');
         if (close == std::string_view::npos) {
@@ -366,7 +375,9 @@ std::optional<SocketAddress> parseInetAddress(std::string_view text, std::string
     if (!port)
         return std::nullopt;
 
-    if (host.empty() || host == "*")
+    if (host.empty())
+        return makeInet4(in_addr{htonl(INADDR_LOOPBACK)}, *port);
+    if (host == "*")
         return makeInet4(in_addr{htonl(INADDR_ANY)}, *port);
 
     in_addr addr4{};

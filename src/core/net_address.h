@@ -28,8 +28,9 @@ struct SocketAddress {
     bool operator==(const SocketAddress &other) const;
 };
 
-// Parses "HOST:PORT" where HOST is an IPv4 literal, "[IPv6]" (optionally with %scope), "*" or
-// empty (any IPv4), "localhost", or a name resolved with getaddrinfo (numeric port only).
+// Parses "HOST:PORT" where HOST is an IPv4 literal, "[IPv6]" (optionally with %scope), "*" (any
+// IPv4, as 0.0.0.0), empty (127.0.0.1), "localhost", or a name resolved with getaddrinfo (numeric
+// port only). A bare "PORT" is 127.0.0.1:PORT: only an explicit address reaches other hosts.
 // Returns the address or sets `error` to a sentence saying why not.
 std::optional<SocketAddress> parseInetAddress(std::string_view text, std::string &error);
 

@@ -103,6 +103,12 @@ void StreamListener::acceptClients()
             return;
         }
         std::string peer = ops_.peerName(address, length);
+        if (!ops_.allow.admits(reinterpret_cast<const sockaddr *>(&address), length)) {
+            logf(LogLevel::Warning, LogFields{.listener = name(), .peer = peer, .reason = "not allowed"},
+                 "Listener '{}': refusing client {}: not in the allow list", name(), shown(peer));
+            ++counters().refused;
+            continue;  // closing the fd is the refusal: the client sees the connection end
+        }
         if (connections_.size() >= ops_.maxClients) {
             logf(LogLevel::Warning, LogFields{.listener = name(), .peer = peer, .reason = "client limit"},
                  "Listener '{}': refusing client {}: the limit of {} clients is reached", name(),

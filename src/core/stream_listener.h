@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/allow_list.h"
 #include "core/listener.h"
 #include "core/stream_connection.h"
 #include "core/unique_fd.h"
@@ -39,6 +40,7 @@ struct StreamSocketOps {
     bool messageMode = false; // seqpacket: one read is one message
     unsigned maxClients = 64;
     Backoff backoff;
+    AllowList allow;  // accepting: clients outside it are closed at once and counted in `refused`
 };
 
 class StreamListener : public Listener {

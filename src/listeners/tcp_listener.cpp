@@ -25,6 +25,7 @@ const KeySpec kKeys[] = {
     {"nodelay", "bool", "true", "TCP_NODELAY: send small messages at once"},
     {"keepalive", "bool or map", "false", "SO_KEEPALIVE; a map {idle, interval, count} sets TCP_KEEPIDLE etc."},
     {"reconnect", "map", "{initial: 100ms, max: 30s}", "connect: exponential backoff with jitter, bounded by max"},
+    {"allow", "list of CIDR", "everyone", "listen: only clients in these blocks; others are closed and counted in 'refused'"},
 };
 
 struct Keepalive {
@@ -41,6 +42,7 @@ public:
     bool nodelay = true;
     Keepalive keepalive;
     Backoff backoff;
+    AllowList allow;
 
     Transport transport() const override { return Transport::Stream; }
     StreamRole role() const override { return connecting ? StreamRole::Connecting : StreamRole::Accepting; }
@@ -71,13 +73,16 @@ std::unique_ptr<Listener> TcpListenerSpec::create(EventLoop &loop) const
     ops.onDemand = onDemand;
     ops.maxClients = maxClients;
     ops.backoff = backoff;
-    ops.openListening = [where, listenerName, queueLength]() {
+    ops.allow = allow;
+    const bool limited = allow.configured();
+    ops.openListening = [where, listenerName, queueLength, limited]() {
         UniqueFd fd(::socket(where.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
         int on = 1;
         if (fd) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
         if (!fd || ::bind(fd.get(), where.get(), where.length) < 0 || ::listen(fd.get(), queueLength) < 0)
             throw StartupError(fmt::format("Failed to listen on '{}' for listener '{}': {}", where.toString(),
                                            listenerName, std::strerror(errno)));
+        warnWhenExposed(listenerName, where, limited);
         return fd;
     };
     ops.startConnect = [where](int &error) {
@@ -174,6 +179,8 @@ std::unique_ptr<ListenerSpec> parseTcpListener(OptionReader &reader)
     if (auto n = reader.integer("backlog", 1, 65535)) spec->backlog = int(*n);
     if (connects && reader.has("max_clients")) reader.error("max_clients", "'max_clients' applies only to 'listen'");
     if (!connects && reader.has("reconnect")) reader.error("reconnect", "'reconnect' applies only to 'connect'");
+    if (connects && reader.has("allow")) reader.error("allow", "'allow' applies only to 'listen'");
+    if (auto allow = reader.allowList("allow")) spec->allow = std::move(*allow);
     spec->nodelay = reader.boolean("nodelay").value_or(true);
     spec->keepalive = parseKeepalive(reader);
     spec->backoff = parseBackoff(reader);

@@ -29,6 +29,7 @@ const KeySpec kKeys[] = {
     {"receive_buffer", "size", "the kernel's (net.core.rmem_default)",
      "SO_RCVBUF(FORCE): room for bursts before the kernel drops datagrams; raise it for high rates"},
     {"send_buffer", "size", "the kernel's (net.core.wmem_default)", "SO_SNDBUF(FORCE)"},
+    {"allow", "list of CIDR", "everyone", "only datagrams from these blocks are read; others are dropped and counted in 'refused'"},
 };
 
 constexpr std::string_view kMulticastKeys[] = {"group", "interface", "ttl", "loop"};
@@ -54,6 +55,8 @@ public:
     int receiveBuffer = 0;  // 0: the kernel's default
     int sendBuffer = 0;
     bool joinsGroup = false;  // a multicast receiver: bound to the group's port
+    bool bindsExplicitly = false;  // 'bind' given: a startup warning when it is open to other hosts
+    AllowList allow;
 
     Transport transport() const override { return Transport::Datagram; }
     std::unique_ptr<Listener> create(EventLoop &loop) const override;
@@ -156,7 +159,8 @@ std::unique_ptr<Listener> UdpListenerSpec::create(EventLoop &loop) const
     ops.peer = peer;
     ops.replyToLastSender = replyToLastSender;
     ops.localName = local.toString();
-    ops.open = [local = local, multicast = multicast, broadcast = broadcast, reusePort = reusePort,
+    ops.allow = allow;
+    ops.open = [limited = allow.configured() || !bindsExplicitly, local = local, multicast = multicast, broadcast = broadcast, reusePort = reusePort,
                 joinsGroup = joinsGroup, listenerName = name, receiveBuffer = receiveBuffer,
                 sendBuffer = sendBuffer]() {
         auto fail = [&](std::string_view verb, const std::string &what, std::string_view hint = {}) {
@@ -177,6 +181,7 @@ std::unique_ptr<Listener> UdpListenerSpec::create(EventLoop &loop) const
         if (sendBuffer && !setBufferSize(fd.get(), SO_SNDBUFFORCE, SO_SNDBUF, sendBuffer))
             fail("set the send buffer of", local.toString());
         if (::bind(fd.get(), local.get(), local.length) < 0) fail("bind", local.toString());
+        warnWhenExposed(listenerName, local, limited);
         if (multicast) {
             if (const char *option = setSendOptions(fd.get(), local.family(), *multicast))
                 fail(fmt::format("set {} for", option), multicast->interfaceName.empty()
@@ -257,6 +262,8 @@ std::unique_ptr<ListenerSpec> parseUdpListener(OptionReader &reader)
         reader.error("peer", fmt::format("'peer' is {} but 'bind' is {}", familyName(peer->family()),
                                          familyName(bind->family())));
     spec->local = bind ? *bind : wildcardOf(peer->family());
+    spec->bindsExplicitly = bool(bind);
+    if (auto allow = reader.allowList("allow")) spec->allow = std::move(*allow);
     spec->peer = peer;
 
     if (reader.has("reply") && peer)

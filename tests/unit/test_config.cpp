@@ -297,3 +297,18 @@ listeners:
                             "test.yaml:3:54: 'systemd' replaces binding 'listen' (udp: 'bind') with a socket from "
                             "systemd; it needs that address and does not apply to 'connect'"));
 }
+
+TEST(Config, ReportsBadAllowListItemsAtTheirPositions)
+{
+    EXPECT_THAT(errorsOf(R"(listeners:
+  a: {type: tcp, listen: 127.0.0.1:1, allow: [127.0.0.0/8, 10.1.2.3/16, "::1/129"]}
+  b: {type: udp, bind: 127.0.0.1:2, allow: []}
+  c: {type: tcp, connect: 127.0.0.1:3, allow: [10.0.0.0/8]}
+)"),
+                ElementsAre("test.yaml:2:60: bad CIDR block '10.1.2.3/16' in 'allow': '10.1.2.3/16' has bits set after "
+                            "the first 16 (a network address was meant?)",
+                            "test.yaml:2:73: bad CIDR block '::1/129' in 'allow': prefix length '129' must be a number "
+                            "from 0 to 128",
+                            "test.yaml:3:44: 'allow' must be a list of CIDR blocks, as [127.0.0.0/8, \"::1/128\"]",
+                            "test.yaml:4:47: 'allow' applies only to 'listen'"));
+}

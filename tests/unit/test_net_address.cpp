@@ -107,12 +107,19 @@ TEST(NetAddress, ParsesIpv4HostAndPort)
     EXPECT_EQ(addr.toString(), "127.0.0.1:5000");
 }
 
-TEST(NetAddress, StarAndEmptyHostMeanAnyIpv4)
+TEST(NetAddress, StarMeansAnyIpv4)
 {
     EXPECT_EQ(inet("*:5000").toString(), "0.0.0.0:5000");
-    EXPECT_EQ(inet(":5000").toString(), "0.0.0.0:5000");
     EXPECT_EQ(asV4(inet("*:5000")).sin_addr.s_addr, htonl(INADDR_ANY));
     EXPECT_EQ(inet("*:5000"), inet("0.0.0.0:5000"));
+}
+
+// Safe default: what does not name an address stays on this host.
+TEST(NetAddress, BarePortAndEmptyHostMeanLoopback)
+{
+    EXPECT_EQ(inet("5000").toString(), "127.0.0.1:5000");
+    EXPECT_EQ(inet(":5000").toString(), "127.0.0.1:5000");
+    EXPECT_EQ(inetError("99999"), "port 99999 is out of range (0-65535)");
 }
 
 TEST(NetAddress, AcceptsPortZeroAndPort65535)
