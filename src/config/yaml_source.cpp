@@ -164,14 +164,17 @@ std::optional<AllowList> OptionReader::allowList(std::string_view key)
 {
     YAML::Node value = node(key);
     if (!value.IsDefined()) return std::nullopt;
-    if (value.IsScalar()) value = YAML::Node(std::vector<YAML::Node>{value});  // one block alone
-    if (!value.IsSequence() || value.size() == 0) {
+    std::vector<YAML::Node> items;
+    if (value.IsScalar() && !value.Scalar().empty()) items.push_back(value);  // one block alone
+    if (value.IsSequence())
+        for (const YAML::Node &item : value) items.push_back(item);
+    if (items.empty()) {
         error(key, fmt::format("'{}' must be a list of CIDR blocks, as [127.0.0.0/8, \"::1/128\"]", key));
         return std::nullopt;
     }
     std::vector<Cidr> blocks;
     bool ok = true;
-    for (const YAML::Node &item : value) {
+    for (const YAML::Node &item : items) {
         std::string why;
         std::optional<Cidr> block;
         if (!item.IsScalar())
