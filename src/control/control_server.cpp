@@ -101,7 +101,7 @@ void ControlServer::open(const std::string &path, mode_t mode, std::optional<gid
     int err = errno;
     ::umask(old);
     if (rc < 0) throw controlError(path, std::strerror(err));
-    struct stat created;
+    struct stat created {};
     if (::lstat(path.c_str(), &created) == 0) {
         path_ = path;
         device_ = created.st_dev;
@@ -111,6 +111,8 @@ void ControlServer::open(const std::string &path, mode_t mode, std::optional<gid
         throw controlError(path, fmt::format("cannot change its group to {}: {}", *group, std::strerror(errno)));
     if (::chmod(path.c_str(), mode) < 0)
         throw controlError(path, fmt::format("cannot change its mode: {}", std::strerror(errno)));
+    mode_ = mode;
+    group_ = group ? *group : created.st_gid;
     if (::listen(fd.get(), 16) < 0) throw controlError(path, std::strerror(errno));
     fd_ = std::move(fd);
     watch_ = loop_.watchIo(fd_.get(), kReadable, [this](uint32_t) { acceptClients(); });
@@ -126,6 +128,11 @@ void ControlServer::acceptClients()
                 logf(LogLevel::Warning, "Failed to accept a control client on '{}': {}, ignoring", path_,
                      std::strerror(errno));
             return;
+        }
+        if (std::string why = refusalOf(fd.get()); !why.empty()) {
+            logf(LogLevel::Warning, LogFields{.reason = "control refused"}, "Control socket '{}': refusing {}", path_,
+                 why);
+            continue;  // closed by UniqueFd
         }
         if (clients_.size() >= kMaxClients) {
             logf(LogLevel::Warning, "Control socket '{}': {} clients already, refusing another", path_, kMaxClients);
@@ -156,6 +163,25 @@ void ControlServer::acceptClients()
                                                                 options, false, false, std::move(handlers));
         clients_.emplace(id, std::move(client));
     }
+}
+
+std::string ControlServer::refusalOf(int fd) const
+{
+    ucred peer{};
+    socklen_t length = sizeof(peer);
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) < 0)
+        return fmt::format("a client whose credentials cannot be read: {}", std::strerror(errno));
+    if (peer.uid == 0 || peer.uid == ::geteuid()) return "";
+    if (mode_ & S_IWOTH) return "";
+    bool member = peer.gid == group_;
+    // Supplementary groups as they were at connect(): how most members of the group are members.
+    gid_t groups[256];
+    socklen_t groupsLength = sizeof(groups);
+    if (!member && ::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &groupsLength) == 0)
+        for (size_t i = 0; i < groupsLength / sizeof(gid_t); ++i) member |= groups[i] == group_;
+    if (member && (mode_ & S_IWGRP)) return "";
+    return fmt::format("uid {} (pid {}): not root, not the daemon's user{}", peer.uid, peer.pid,
+                       mode_ & S_IWGRP ? fmt::format(" and not in group {}", group_) : std::string());
 }
 
 void ControlServer::forget(uint64_t id)

@@ -58,6 +58,10 @@ private:
     };
 
     void acceptClients();
+    // The second gate after the file's permissions: the caller's credentials (SO_PEERCRED,
+    // SO_PEERGROUPS) must be root, the daemon's user, or, as the configured mode allows, a
+    // member of the socket's group or anyone. Returns why not, or "".
+    std::string refusalOf(int fd) const;
     void handleRequest(Client &client, const Payload &line);
     nlohmann::json answer(Client &client, const nlohmann::json &request);
     void reply(Client &client, const nlohmann::json &value);
@@ -73,6 +77,8 @@ private:
     std::string path_;
     dev_t device_ = 0;
     ino_t inode_ = 0;
+    mode_t mode_ = 0660;
+    gid_t group_ = 0;  // the socket file's group
     UniqueFd fd_;
     std::unique_ptr<IoWatch> watch_;
     std::map<uint64_t, std::unique_ptr<Client>> clients_;

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <grp.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -42,6 +43,8 @@ void openControl(ControlServer &control, const Config &config)
     if (daemon.control.empty()) return;
     std::optional<gid_t> group = daemon.controlGroup;
     if (!group && config.runAs) group = config.runAs->gid;
+    // The system group the package creates (sysusers.d): its members run sockbridgectl.
+    if (const struct group *entry = group ? nullptr : ::getgrnam("sockbridge")) group = entry->gr_gid;
     try {
         control.open(daemon.control, daemon.controlMode, group);
     } catch (const StartupError &e) {
