@@ -27,7 +27,7 @@ StreamConnection::StreamConnection(EventLoop &loop, UniqueFd fd, std::string pee
                                    bool connecting, Handlers handlers)
     : loop_(loop), fd_(std::move(fd)), peer_(std::move(peer)), id_(id), messageMode_(messageMode),
       passthrough_(format.passthrough), maxMessage_(options.maxMessage), connecting_(connecting),
-      handlers_(std::move(handlers))
+      handlers_(std::move(handlers)), outgoing_(connecting)
 {
     if (format.makeSession) {
         // A session format: decoder and encoder share the connection's protocol state.
@@ -114,8 +114,20 @@ void StreamConnection::handleEvents(uint32_t events)
         finishConnect();
         return;
     }
-    if (events & (kReadable | kHangup | kError)) readSome();
-    if (!closed_ && (events & kWritable)) writeSome();
+    if (handshaking_) {
+        continueHandshake();
+        return;
+    }
+    // TLS may need the other readiness: a read that waits for the socket to take a record, a
+    // write that waits for one to arrive.
+    if (events & (kReadable | kHangup | kError)) {
+        if (writeWantsReadable_) writeSome();
+        if (!closed_) readSome();
+    }
+    if (!closed_ && (events & kWritable)) {
+        if (readWantsWritable_) readSome();
+        if (!closed_) writeSome();
+    }
 }
 
 void StreamConnection::finishConnect()
@@ -128,12 +140,112 @@ void StreamConnection::finishConnect()
         return;
     }
     connecting_ = false;
+    if (tls_) {
+        startHandshake();
+        return;
+    }
+    connectionReady();
+}
+
+// An outgoing connection is up (and through its TLS handshake): greet, tell the listener, write.
+void StreamConnection::connectionReady()
+{
     everConnected_ = true;
     queueGreeting();
     if (handlers_.onConnected) handlers_.onConnected(*this);
     if (closed_) return;
     writeSome();
     updateEvents();
+}
+
+void StreamConnection::useTls(const TlsEndpoint &tls)
+{
+    tls_ = tls.open(fd_.get());
+    handshakeTimeout_ = tls.handshakeTimeout;
+    handshakeTimer_ = loop_.makeTimer([this] {
+        tlsRefused_ = true;
+        close(fmt::format("no TLS handshake within {}ms", handshakeTimeout_.count() / 1000000));
+    });
+    if (!connecting_) startHandshake();  // an outgoing one starts once connect() completes
+}
+
+void StreamConnection::startHandshake()
+{
+    handshaking_ = true;
+    handshakeTimer_->arm(handshakeTimeout_);
+    // The client speaks first; an outgoing connection's first flight goes at once.
+    handshakeWants_ = outgoing_ ? kWritable : kReadable;
+    updateEvents();
+}
+
+void StreamConnection::continueHandshake()
+{
+    switch (tls_->handshake()) {
+    case TlsSession::Result::Done: break;
+    case TlsSession::Result::WantRead:
+        handshakeWants_ = kReadable;
+        updateEvents();
+        return;
+    case TlsSession::Result::WantWrite:
+        handshakeWants_ = kWritable;
+        updateEvents();
+        return;
+    case TlsSession::Result::Closed:
+    case TlsSession::Result::Failed:
+        tlsRefused_ = true;
+        close(tls_->error().empty() ? "the peer closed the connection during the TLS handshake" : tls_->error());
+        return;
+    }
+    handshaking_ = false;
+    handshakeTimer_->disarm();
+    tlsDescription_ = tls_->describe();
+    if (outgoing_) {
+        connectionReady();
+        return;
+    }
+    writeSome();  // what was queued meanwhile: a greeting, broadcast messages
+    if (!closed_) readSome();  // the client's first bytes may have come with its last handshake flight
+}
+
+ssize_t StreamConnection::receive(uint8_t *data, size_t size)
+{
+    if (!tls_) return ::recv(fd_.get(), data, size, MSG_DONTWAIT);
+    readWantsWritable_ = false;
+    size_t done = 0;
+    switch (tls_->read(data, size, done)) {
+    case TlsSession::Result::Done: return ssize_t(done);
+    case TlsSession::Result::Closed: return 0;
+    case TlsSession::Result::WantWrite:
+        readWantsWritable_ = true;
+        updateEvents();
+        [[fallthrough]];
+    case TlsSession::Result::WantRead: errno = EAGAIN; return -1;
+    case TlsSession::Result::Failed: break;
+    }
+    errno = EPROTO;
+    return -1;
+}
+
+ssize_t StreamConnection::transmit(const uint8_t *data, size_t size)
+{
+    if (!tls_) return ::send(fd_.get(), data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    writeWantsReadable_ = false;
+    size_t done = 0;
+    switch (tls_->write(data, size, done)) {
+    case TlsSession::Result::Done: return ssize_t(done);
+    case TlsSession::Result::WantRead: writeWantsReadable_ = true; [[fallthrough]];
+    case TlsSession::Result::WantWrite: errno = EAGAIN; return -1;
+    case TlsSession::Result::Closed:
+    case TlsSession::Result::Failed: break;
+    }
+    errno = EPROTO;
+    return -1;
+}
+
+std::string StreamConnection::ioError(int error) const
+{
+    if (tls_ && error == EPROTO && !tls_->error().empty()) return tls_->error();
+    return std::strerror(error);
 }
 
 void StreamConnection::readSome()
@@ -153,10 +265,10 @@ void StreamConnection::readSome()
             return;
         }
         buffer.resize(kReadSize);
-        ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+        ssize_t n = receive(buffer.data(), buffer.size());
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) break;
-            close(std::strerror(errno));
+            close(ioError(errno));
             return;
         }
         if (n == 0) {
@@ -182,7 +294,9 @@ void StreamConnection::readSome()
             close(decoder_->error());
             return;
         }
-        if (size_t(n) < kReadSize && !messageMode_ && !finalRead_) break;  // drained; saves a recv
+        // Drained; saves a recv. Not under TLS: one read yields one record (16 KiB at most) and
+        // the socket may hold more.
+        if (size_t(n) < kReadSize && !messageMode_ && !finalRead_ && !tls_) break;
     }
 }
 
@@ -215,7 +329,7 @@ std::optional<size_t> StreamConnection::send(const Message &message)
         encoded = frame.size();
         outMessageBytes_ += encoded;
         outMessages_.push_back(std::move(frame));
-    } else if (passthrough_ && message.size() >= kZeroCopyMin && buffered() == 0 && !connecting_) {
+    } else if (passthrough_ && message.size() >= kZeroCopyMin && buffered() == 0 && !connecting_ && !tls_) {
         // Straight from the message; only what the socket does not take now is copied.
         encoded = message.size();
         ssize_t n = ::send(fd_.get(), message.data.data(), encoded, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -239,7 +353,7 @@ std::optional<size_t> StreamConnection::send(const Message &message)
 
 void StreamConnection::writeSome()
 {
-    if (closed_ || connecting_) return;
+    if (closed_ || connecting_ || handshaking_) return;
     while (messageMode_ && !outMessages_.empty()) {
         const auto &frame = outMessages_.front();
         ssize_t n = ::send(fd_.get(), frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -253,10 +367,10 @@ void StreamConnection::writeSome()
     }
     while (!messageMode_ && outOffset_ < out_.size()) {
         const size_t end = cuts_.empty() ? out_.size() : cuts_.front();
-        ssize_t n = ::send(fd_.get(), out_.data() + outOffset_, end - outOffset_, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n = transmit(out_.data() + outOffset_, end - outOffset_);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) break;
-            close(std::strerror(errno));
+            close(ioError(errno));
             return;
         }
         outOffset_ += size_t(n);
@@ -282,6 +396,7 @@ void StreamConnection::writeSome()
             return;
         }
         if (shutdownPending_ && !writeShut_) {
+            if (tls_) tls_->shutdown();  // close_notify: the TLS way to say "no more data"
             ::shutdown(fd_.get(), SHUT_WR);
             writeShut_ = true;
             if (inputEnded_) {
@@ -304,9 +419,15 @@ void StreamConnection::updateEvents()
         watch_->setEvents(kWritable);
         return;
     }
+    if (handshaking_) {
+        watch_->setEvents(handshakeWants_);
+        return;
+    }
     uint32_t events = 0;
     if (!readPaused_ && !readStopped_ && !inputEnded_) events |= kReadable;
     if (buffered() > 0) events |= kWritable;
+    if (readWantsWritable_) events |= kWritable;
+    if (writeWantsReadable_) events |= kReadable;
     watch_->setEvents(events);
 }
 
@@ -329,6 +450,9 @@ void StreamConnection::close(const std::string &reason)
     unlinkSplice();
     closed_ = true;
     watch_.reset();
+    if (handshakeTimer_) handshakeTimer_->disarm();  // not freed: close() may run inside its handler
+    if (tls_ && !handshaking_) tls_->shutdown();
+    tls_.reset();  // before the fd: the session must not outlive its socket
     fd_.reset();
     if (handlers_.onClosed) handlers_.onClosed(*this, reason);
 }
@@ -350,7 +474,7 @@ void StreamConnection::stopReading()
 {
     if (readStopped_ || closed_) return;
     moveSplicedBytesToTarget();  // the final read below goes the copying way, after these
-    if (!connecting_) {
+    if (!connecting_ && !handshaking_) {
         finalRead_ = true;
         readSome();
         finalRead_ = false;
@@ -370,8 +494,9 @@ constexpr size_t kPipeSize = 1024 * 1024;
 
 bool StreamConnection::spliceTo(StreamConnection &target)
 {
+    // Not under TLS: the bytes on the socket are records, not the plaintext the other side needs.
     if (!passthrough_ || !target.passthrough_ || messageMode_ || target.messageMode_ || spliceTarget_ ||
-        target.spliceSource_)
+        target.spliceSource_ || tls_ || target.tls_)
         return false;
     int fds[2];
     if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return false;

@@ -12,6 +12,7 @@
 
 #include "core/event_loop.h"
 #include "core/message.h"
+#include "core/tls_session.h"
 #include "core/unique_fd.h"
 #include "formats/format.h"
 
@@ -73,6 +74,15 @@ public:
     // before the stop is not lost.
     void stopReading();
 
+    // Speaks TLS on this socket from now on (before any byte moved): the handshake runs first
+    // (after connect() completes, for an outgoing connection), bounded by `tls.handshakeTimeout`;
+    // onConnected, for an outgoing one, comes once it is done. No splice, no plaintext shortcut.
+    void useTls(const TlsEndpoint &tls);
+    // The TLS handshake failed or timed out: the peer was refused rather than lost.
+    bool tlsRefused() const { return tlsRefused_; }
+    // "TLSv1.3, peer CN=client1" once the handshake is done; "" without TLS.
+    const std::string &tlsDescription() const { return tlsDescription_; }
+
     // per_connection pairs of raw streams: bytes read here go to `target` through a pipe with
     // splice(2), never copied to user space. False (and nothing changes) when either side is not
     // a raw byte stream or no pipe could be made.
@@ -92,6 +102,14 @@ private:
     void queueGreeting();
     void queueSeparateWrite(std::vector<uint8_t> bytes, bool atFront);
     void sendReplies();
+    void startHandshake();
+    void continueHandshake();
+    void connectionReady();
+    // recv()/send() or their TLS counterparts: -1 with errno set (EAGAIN when waiting) or a count.
+    ssize_t receive(uint8_t *data, size_t size);
+    ssize_t transmit(const uint8_t *data, size_t size);
+    // The reason for the last failed receive()/transmit(): TLS's own words, else strerror.
+    std::string ioError(int error) const;
 
     EventLoop &loop_;
     UniqueFd fd_;
@@ -124,6 +142,19 @@ private:
     bool closed_ = false;
     bool everConnected_ = false;
     bool finalRead_ = false;
+
+    // TLS: the handshake's state, and which readiness each direction waits for (a read may need
+    // the socket writable and a write readable, when the protocol says so).
+    std::unique_ptr<TlsSession> tls_;
+    std::unique_ptr<Timer> handshakeTimer_;
+    std::chrono::nanoseconds handshakeTimeout_{};
+    uint32_t handshakeWants_ = 0;  // the readiness the handshake waits for
+    bool handshaking_ = false;
+    bool outgoing_ = false;  // we connected out: TLS client side, onConnected after the handshake
+    bool readWantsWritable_ = false;
+    bool writeWantsReadable_ = false;
+    bool tlsRefused_ = false;
+    std::string tlsDescription_;
 
     // splice: this connection's bytes wait in the pipe until spliceTarget_ can take them.
     StreamConnection *spliceTarget_ = nullptr;

@@ -73,6 +73,7 @@ StreamConnection &StreamListener::adopt(UniqueFd fd, std::string peer, bool conn
                                                          options_, ops_.messageMode, connecting, std::move(handlers));
     StreamConnection &ref = *connection;
     connections_.emplace(id, std::move(connection));
+    if (ops_.tls) ref.useTls(*ops_.tls);
     return ref;
 }
 
@@ -152,8 +153,12 @@ StreamConnection::Handlers StreamListener::routedHandlers()
     // servers do; per_connection routes are where half-closes are passed on instead.
     handlers.onEndOfInput = [](StreamConnection &connection) { connection.closeWhenDrained(); };
     handlers.onClosed = [this](StreamConnection &connection, const std::string &reason) {
+        if (connection.tlsRefused()) ++counters().refused;
         if (&connection == outgoing_ && !connection.everConnected()) {
             // A failed attempt: scheduleReconnect() says so, rate-limited.
+        } else if (connection.tlsRefused()) {
+            logf(LogLevel::Warning, LogFields{.listener = name(), .peer = connection.peer(), .reason = "TLS refused"},
+                 "Listener '{}': refusing client {}: {}", name(), shown(connection.peer()), reason);
         } else if (reason.empty()) {
             logf(LogLevel::Info, LogFields{.listener = name(), .peer = connection.peer()}, "Listener '{}': {} closed",
                  name(), shown(connection.peer()));
@@ -170,7 +175,8 @@ StreamConnection::Handlers StreamListener::routedHandlers()
         }
     };
     handlers.onConnected = [this](StreamConnection &connection) {
-        logf(LogLevel::Info, "Listener '{}': connected to {}", name(), connection.peer());
+        logf(LogLevel::Info, "Listener '{}': connected to {}{}", name(), connection.peer(),
+             connection.tlsDescription().empty() ? "" : fmt::format(" ({})", connection.tlsDescription()));
         ++counters().connects;
         if (everConnected_) ++counters().reconnects;
         everConnected_ = true;

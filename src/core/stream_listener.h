@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <random>
 #include <string>
@@ -41,6 +42,7 @@ struct StreamSocketOps {
     unsigned maxClients = 64;
     Backoff backoff;
     AllowList allow;  // accepting: clients outside it are closed at once and counted in `refused`
+    std::optional<TlsEndpoint> tls;  // `tls:`: every connection speaks TLS
 };
 
 class StreamListener : public Listener {

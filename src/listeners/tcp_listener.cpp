@@ -11,7 +11,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "build_config.h"
 #include "core/stream_listener.h"
+#if HAVE_TLS
+#include "core/openssl_tls.h"
+#endif
 
 namespace sockbridge {
 
@@ -25,8 +29,13 @@ const KeySpec kKeys[] = {
     {"nodelay", "bool", "true", "TCP_NODELAY: send small messages at once"},
     {"keepalive", "bool or map", "false", "SO_KEEPALIVE; a map {idle, interval, count} sets TCP_KEEPIDLE etc."},
     {"reconnect", "map", "{initial: 100ms, max: 30s}", "connect: exponential backoff with jitter, bounded by max"},
+    {"tls", "map", "off", "TLS on every connection: {certificate, key, ca, verify_client, ...} (a build with OpenSSL)"},
     {"allow", "list of CIDR", "everyone", "listen: only clients in these blocks; others are closed and counted in 'refused'"},
 };
+
+constexpr std::string_view kTlsKeys[] = {"certificate", "key",         "ca",          "verify_client",
+                                         "verify_server", "server_name", "min_version", "handshake_timeout"};
+constexpr std::string_view kTlsVersions[] = {"1.2", "1.3"};
 
 struct Keepalive {
     bool enabled = false;
@@ -43,6 +52,8 @@ public:
     Keepalive keepalive;
     Backoff backoff;
     AllowList allow;
+    std::optional<TlsEndpoint> tls;
+    bool verifiesClients = false;  // TLS with client certificates: as good as an allow list
 
     Transport transport() const override { return Transport::Stream; }
     StreamRole role() const override { return connecting ? StreamRole::Connecting : StreamRole::Accepting; }
@@ -74,7 +85,8 @@ std::unique_ptr<Listener> TcpListenerSpec::create(EventLoop &loop) const
     ops.maxClients = maxClients;
     ops.backoff = backoff;
     ops.allow = allow;
-    const bool limited = allow.configured();
+    ops.tls = tls;
+    const bool limited = allow.configured() || verifiesClients;
     ops.openListening = [where, listenerName, queueLength, limited]() {
         UniqueFd fd(::socket(where.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
         int on = 1;
@@ -134,6 +146,62 @@ Keepalive parseKeepalive(OptionReader &reader)
     return keepalive;
 }
 
+// `tls: {certificate, key, ca, verify_client | verify_server, server_name, min_version,
+// handshake_timeout}`; the files are loaded here so that a bad one is a positioned error.
+void parseTls(OptionReader &reader, TcpListenerSpec &spec)
+{
+    YAML::Node node = reader.node("tls");
+    if (!node.IsDefined()) return;
+#if HAVE_TLS
+    if (!node.IsMap()) {
+        reader.error("tls", "'tls' must be a map {certificate, key, ca, ...}");
+        return;
+    }
+    OptionReader options(node, reader.errors(), "tls");
+    options.reportUnknownKeys(kTlsKeys);
+    TlsSettings settings;
+    settings.server = !spec.connecting;
+    settings.certificate = options.string("certificate").value_or("");
+    settings.key = options.string("key").value_or("");
+    settings.ca = options.string("ca").value_or("");
+    settings.serverName = options.string("server_name").value_or("");
+    settings.minVersion = options.choice("min_version", kTlsVersions).value_or("1.2");
+    const std::string_view verifyKey = spec.connecting ? "verify_server" : "verify_client";
+    const std::string_view otherKey = spec.connecting ? "verify_client" : "verify_server";
+    if (options.has(otherKey))
+        options.error(otherKey, fmt::format("'{}' applies only to '{}'", otherKey, spec.connecting ? "listen" : "connect"));
+    if (!spec.connecting && options.has("server_name"))
+        options.error("server_name", "'server_name' applies only to 'connect'");
+    settings.verifyPeer = options.boolean(verifyKey).value_or(spec.connecting);  // a client checks by default
+    TlsEndpoint endpoint;
+    if (auto timeout = options.duration("handshake_timeout")) {
+        if (*timeout < std::chrono::milliseconds(10)) options.error("handshake_timeout", "'handshake_timeout' must be at least 10ms");
+        endpoint.handshakeTimeout = *timeout;
+    }
+    const size_t errorsBefore = reader.errors().list().size();
+    if (!spec.connecting && (settings.certificate.empty() || settings.key.empty()))
+        reader.error("tls", "'tls' on a listening tcp listener needs 'certificate' and 'key'");
+    else if (settings.certificate.empty() != settings.key.empty())
+        reader.error("tls", "'tls' needs 'certificate' and 'key' together");
+    if (!spec.connecting && settings.verifyPeer && settings.ca.empty())
+        options.error("verify_client", "'verify_client: true' needs 'ca': the CA that signs client certificates");
+    if (reader.errors().list().size() != errorsBefore) return;
+    std::string why;
+    auto context = makeTlsContext(settings, why);
+    if (!context) {
+        reader.error("tls", fmt::format("bad 'tls': {}", why));
+        return;
+    }
+    endpoint.open = [context](int fd) { return openTlsSession(*context, fd); };
+    spec.tls = std::move(endpoint);
+    spec.verifiesClients = !spec.connecting && settings.verifyPeer;
+#else
+    (void)spec;
+    reader.error("tls", "'tls' needs a sockbridge built with TLS (OpenSSL): this one was built with -Dtls=disabled "
+                        "or without libssl-dev");
+#endif
+}
+
 }  // namespace
 
 std::span<const KeySpec> tcpListenerKeys() { return kKeys; }
@@ -184,6 +252,7 @@ std::unique_ptr<ListenerSpec> parseTcpListener(OptionReader &reader)
     spec->nodelay = reader.boolean("nodelay").value_or(true);
     spec->keepalive = parseKeepalive(reader);
     spec->backoff = parseBackoff(reader);
+    parseTls(reader, *spec);
     return address ? std::move(spec) : nullptr;
 }
 

@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: MIT
+# Certificates for the TLS tests, made with the openssl command line: a CA, a server and a client
+# certificate it signs, and a client certificate of another CA (the wrong one).
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+
+import harness
+from harness import Skip, TestFailure
+
+
+def _openssl(*args, cwd):
+    result = subprocess.run(["openssl", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            timeout=60)
+    if result.returncode != 0:
+        raise TestFailure(f"openssl {' '.join(args)}: {result.stdout.decode(errors='replace')}")
+
+
+def _ca(directory, name):
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", f"{name}.key", "-out", f"{name}.crt", "-subj", f"/CN={name}", "-days", "2",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+             cwd=directory)
+
+
+def _leaf(directory, name, ca, usage):
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f"{name}.key",
+             "-out", f"{name}.csr", "-subj", f"/CN={name}", cwd=directory)
+    with open(os.path.join(directory, f"{name}.ext"), "w") as f:
+        f.write(f"subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage={usage}\n"
+                "basicConstraints=CA:FALSE\n")
+    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-CAcreateserial",
+             "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext", cwd=directory)
+
+
+class Certificates:
+    """Files in `directory`: ca, server, client (signed by ca), stranger-ca and stranger (signed by it)."""
+
+    def __init__(self, directory):
+        if not shutil.which("openssl"):
+            raise Skip("needs the openssl command line (package openssl)")
+        self.dir = directory
+        _ca(directory, "ca")
+        _ca(directory, "stranger-ca")
+        _leaf(directory, "server", "ca", "serverAuth")
+        _leaf(directory, "client", "ca", "clientAuth")
+        _leaf(directory, "stranger", "stranger-ca", "clientAuth,serverAuth")
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def client_context(self, cert="client"):
+        """A python client context that trusts `ca` and presents `cert` (None: no certificate)."""
+        context = ssl.create_default_context(cafile=self.path("ca.crt"))
+        if cert:
+            context.load_cert_chain(self.path(f"{cert}.crt"), self.path(f"{cert}.key"))
+        return context
+
+
+def tls_connect(context, port, host="127.0.0.1", server_hostname="localhost"):
+    raw = socket.create_connection((host, port), timeout=harness.IO_TIMEOUT)
+    return context.wrap_socket(raw, server_hostname=server_hostname)
+
+
+def refused_by_server(sock):
+    """True once the server ends a session it refused: TLS 1.3 clients learn of a refused
+    certificate only at their first read, as an alert or the connection ending."""
+    try:
+        return sock.recv(1) == b""
+    except (ssl.SSLError, ConnectionError):
+        return True
