@@ -2,6 +2,7 @@
 // TcpListener: `type: tcp` — listen (many clients, a limit) or connect (reconnect with backoff).
 #include "listeners/tcp_listener.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -146,6 +147,20 @@ Keepalive parseKeepalive(OptionReader &reader)
     return keepalive;
 }
 
+// The host of `connect: HOST:PORT` when it is a name (not an IP literal): the name the server's
+// certificate must carry unless `server_name` says otherwise.
+std::string connectHostName(OptionReader &reader)
+{
+    YAML::Node node = reader.node("connect");
+    if (!node.IsScalar()) return "";
+    const std::string &text = node.Scalar();
+    if (text.empty() || text.front() == '[') return "";
+    std::string host = text.substr(0, text.rfind(':'));
+    in_addr literal{};
+    if (host.empty() || host == "*" || inet_pton(AF_INET, host.c_str(), &literal) == 1) return "";
+    return host;
+}
+
 // `tls: {certificate, key, ca, verify_client | verify_server, server_name, min_version,
 // handshake_timeout}`; the files are loaded here so that a bad one is a positioned error.
 void parseTls(OptionReader &reader, TcpListenerSpec &spec)
@@ -164,7 +179,7 @@ void parseTls(OptionReader &reader, TcpListenerSpec &spec)
     settings.certificate = options.string("certificate").value_or("");
     settings.key = options.string("key").value_or("");
     settings.ca = options.string("ca").value_or("");
-    settings.serverName = options.string("server_name").value_or("");
+    settings.serverName = options.string("server_name").value_or(spec.connecting ? connectHostName(reader) : "");
     settings.minVersion = options.choice("min_version", kTlsVersions).value_or("1.2");
     const std::string_view verifyKey = spec.connecting ? "verify_server" : "verify_client";
     const std::string_view otherKey = spec.connecting ? "verify_client" : "verify_server";
@@ -185,6 +200,9 @@ void parseTls(OptionReader &reader, TcpListenerSpec &spec)
         reader.error("tls", "'tls' needs 'certificate' and 'key' together");
     if (!spec.connecting && settings.verifyPeer && settings.ca.empty())
         options.error("verify_client", "'verify_client: true' needs 'ca': the CA that signs client certificates");
+    if (spec.connecting && settings.verifyPeer && settings.ca.empty() && settings.serverName.empty())
+        reader.error("tls", "'tls' checking the server against the system's CAs needs 'server_name' (or 'ca'): "
+                            "'connect' names an address, and any public certificate would pass");
     if (reader.errors().list().size() != errorsBefore) return;
     std::string why;
     auto context = makeTlsContext(settings, why);

@@ -5,6 +5,7 @@
 import contextlib
 import hashlib
 import os
+import socket
 import subprocess
 import threading
 
@@ -23,18 +24,22 @@ def tls_block(certs, role="listen", verify=True, extra=""):
     return "{" + body + extra + "}"
 
 
-def test_lines_round_trip_with_a_client_certificate():
-    port = harness.free_tcp_port()
-    with harness.temp_dir() as tmp, harness.udp_socket() as receiver:
-        certs = tlstest.Certificates(tmp)
-        cfg = f"""\
+def secure_lines_to_udp(port, receiver, tls):
+    """A TLS listener of lines routed both ways with a udp listener sending to `receiver`."""
+    return f"""\
 listeners:
-  secure: {{type: tcp, listen: 127.0.0.1:{port}, format: lines, tls: {tls_block(certs)}}}
+  secure: {{type: tcp, listen: 127.0.0.1:{port}, format: lines, tls: {tls}}}
   out: {{type: udp, peer: 127.0.0.1:{receiver.getsockname()[1]}, format: lines}}
 routes:
   - {{from: secure, to: out, bidirectional: true}}
 """
-        with Daemon(cfg, tmp) as daemon:
+
+
+def test_lines_round_trip_with_a_client_certificate():
+    port = harness.free_tcp_port()
+    with harness.temp_dir() as tmp, harness.udp_socket() as receiver:
+        certs = tlstest.Certificates(tmp)
+        with Daemon(secure_lines_to_udp(port, receiver, tls_block(certs)), tmp) as daemon:
             client = tlstest.tls_connect(certs.client_context(), port)
             client.sendall(b"hello over tls\nsecond line\n")
             check_equal(harness.recv_datagrams(receiver, 2), [b"hello over tls\n", b"second line\n"],
@@ -89,14 +94,7 @@ def test_clients_without_or_with_a_wrong_certificate_are_refused_and_counted():
     port = harness.free_tcp_port()
     with harness.temp_dir() as tmp, harness.udp_socket() as receiver:
         certs = tlstest.Certificates(tmp)
-        cfg = f"""\
-listeners:
-  secure: {{type: tcp, listen: 127.0.0.1:{port}, format: lines, tls: {tls_block(certs)}}}
-  out: {{type: udp, peer: 127.0.0.1:{receiver.getsockname()[1]}}}
-routes:
-  - {{from: secure, to: out}}
-"""
-        with Daemon(cfg, tmp) as daemon:
+        with Daemon(secure_lines_to_udp(port, receiver, tls_block(certs)), tmp) as daemon:
             for cert, why in ((None, r"peer did not return a certificate"),
                               ("stranger", r"certificate verify failed")):
                 mark = daemon.mark()
@@ -117,15 +115,8 @@ def test_plaintext_client_and_silent_client_are_refused_cleanly():
     port = harness.free_tcp_port()
     with harness.temp_dir() as tmp, harness.udp_socket() as receiver:
         certs = tlstest.Certificates(tmp)
-        cfg = f"""\
-listeners:
-  secure: {{type: tcp, listen: 127.0.0.1:{port}, format: lines,
-            tls: {tls_block(certs, verify=False, extra=', handshake_timeout: 300ms')}}}
-  out: {{type: udp, peer: 127.0.0.1:{receiver.getsockname()[1]}}}
-routes:
-  - {{from: secure, to: out}}
-"""
-        with Daemon(cfg, tmp) as daemon:
+        tls = tls_block(certs, verify=False, extra=", handshake_timeout: 300ms")
+        with Daemon(secure_lines_to_udp(port, receiver, tls), tmp) as daemon:
             plaintext = harness.tcp_connect(port)
             plaintext.sendall(b"GET / HTTP/1.0\r\n\r\nhello\n")
             harness.recv_until_eof(plaintext)  # at most an alert, then the end
@@ -140,7 +131,7 @@ routes:
             # The listener still serves TLS clients.
             good = tlstest.tls_connect(certs.client_context(cert=None), port)
             good.sendall(b"still here\n")
-            check_equal(harness.recv_datagram(receiver), b"still here", "a TLS client's line afterwards")
+            check_equal(harness.recv_datagram(receiver), b"still here\n", "a TLS client's line afterwards")
             good.close()
 
 
@@ -235,6 +226,30 @@ listeners:
             client.close()
 
 
+def test_tls_terminating_port_forwarder_copies_instead_of_splicing():
+    front = harness.free_tcp_port()
+    with harness.temp_dir() as tmp, harness.tcp_server() as backend:
+        certs = tlstest.Certificates(tmp)
+        cfg = f"""\
+listeners:
+  front: {{type: tcp, listen: 127.0.0.1:{front}, tls: {tls_block(certs, verify=False)}}}
+  back: {{type: tcp, connect: 127.0.0.1:{backend.getsockname()[1]}}}
+routes:
+  - {{from: front, to: back, per_connection: true}}
+"""
+        request, response = os.urandom(300_000), os.urandom(200_000)
+        with Daemon(cfg, tmp):
+            client = tlstest.tls_connect(certs.client_context(cert=None), front)
+            server = harness.accept(backend, what="the forwarded connection")
+            client.sendall(request)
+            check_equal(harness.recv_exactly(server, len(request)), request, "plaintext at the backend")
+            server.sendall(response)
+            server.shutdown(socket.SHUT_WR)
+            check_equal(harness.recv_exactly(client, len(response)), response, "the response over TLS")
+            client.close()
+            server.close()
+
+
 def test_tls_config_errors_are_positioned():
     with harness.temp_dir() as tmp:
         certs = tlstest.Certificates(tmp)
@@ -244,6 +259,7 @@ listeners:
   b: {{type: tcp, listen: 127.0.0.1:2, tls: {{certificate: {certs.path('server.crt')}, key: {certs.path('client.key')}}}}}
   c: {{type: tcp, listen: 127.0.0.1:3, tls: {{certificate: {certs.path('ca.key')}, key: {certs.path('server.key')}}}}}
   d: {{type: tcp, listen: 127.0.0.1:4, tls: {{certificate: {certs.path('server.crt')}, key: {certs.path('server.key')}, verify_client: true}}}}
+  e: {{type: tcp, connect: 127.0.0.1:5, tls: {{min_version: "1.3"}}}}
 """
         path = os.path.join(tmp, "bad.yaml")
         with open(path, "w") as f:
@@ -251,7 +267,7 @@ listeners:
         result = harness.run([harness.BINARY, "--check", "--config", path], check_rc=False)
         lines = result.stdout.decode().splitlines()
         check_equal(result.returncode, 1, "exit code")
-        check_equal(len(lines), 4, f"errors: {lines}")
+        check_equal(len(lines), 5, f"errors: {lines}")
         check(lines[0].startswith(f"{path}:2:44: 'tls' on a listening tcp listener needs 'certificate' and 'key'"),
               lines[0])
         check(lines[1].startswith(f"{path}:3:44: bad 'tls': private key '{certs.path('client.key')}' does not match"),
@@ -259,6 +275,8 @@ listeners:
         check(lines[2].startswith(f"{path}:4:44: bad 'tls': cannot load certificate '{certs.path('ca.key')}'"),
               lines[2])
         check(lines[3].startswith(f"{path}:5:") and "'verify_client: true' needs 'ca'" in lines[3], lines[3])
+        check(lines[4].startswith(f"{path}:6:45: 'tls' checking the server against the system's CAs needs "
+                                  "'server_name' (or 'ca')"), lines[4])
 
 
 if __name__ == "__main__":
