@@ -107,7 +107,8 @@ void ControlServer::open(const std::string &path, mode_t mode, std::optional<gid
         device_ = created.st_dev;
         inode_ = created.st_ino;
     }
-    if (group && ::chown(path.c_str(), uid_t(-1), *group) < 0)
+    // Only when it differs: the hardened unit filters chown(), and its socket has the group already.
+    if (group && *group != created.st_gid && ::chown(path.c_str(), uid_t(-1), *group) < 0)
         throw controlError(path, fmt::format("cannot change its group to {}: {}", *group, std::strerror(errno)));
     if (::chmod(path.c_str(), mode) < 0)
         throw controlError(path, fmt::format("cannot change its mode: {}", std::strerror(errno)));

@@ -277,7 +277,8 @@ void StreamConnection::readSome()
         }
         messages.clear();
         bool ok = true;
-        if (passthrough_ && size_t(n) >= kZeroCopyMin && size_t(n) <= maxMessage_) {
+        // Not under TLS: a record (16 KiB) would keep the whole 64 KiB buffer alive in a queue.
+        if (passthrough_ && size_t(n) >= kZeroCopyMin && size_t(n) <= maxMessage_ && !tls_) {
             buffer.resize(size_t(n));
             messages.push_back(std::move(buffer));
             buffer = Payload();

@@ -43,8 +43,10 @@ void openControl(ControlServer &control, const Config &config)
     if (daemon.control.empty()) return;
     std::optional<gid_t> group = daemon.controlGroup;
     if (!group && config.runAs) group = config.runAs->gid;
-    // The system group the package creates (sysusers.d): its members run sockbridgectl.
-    if (const struct group *entry = group ? nullptr : ::getgrnam("sockbridge")) group = entry->gr_gid;
+    // The system group the package creates (sysusers.d): its members run sockbridgectl. Taken
+    // when the daemon may give the socket that group (root) or has it already (the unit's user).
+    if (const struct group *entry = group ? nullptr : ::getgrnam("sockbridge"))
+        if (::geteuid() == 0 || ::getegid() == entry->gr_gid) group = entry->gr_gid;
     try {
         control.open(daemon.control, daemon.controlMode, group);
     } catch (const StartupError &e) {

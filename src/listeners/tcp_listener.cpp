@@ -147,6 +147,7 @@ Keepalive parseKeepalive(OptionReader &reader)
     return keepalive;
 }
 
+#if HAVE_TLS
 // The host of `connect: HOST:PORT` when it is a name (not an IP literal): the name the server's
 // certificate must carry unless `server_name` says otherwise.
 std::string connectHostName(OptionReader &reader)
@@ -160,6 +161,7 @@ std::string connectHostName(OptionReader &reader)
     if (host.empty() || host == "*" || inet_pton(AF_INET, host.c_str(), &literal) == 1) return "";
     return host;
 }
+#endif
 
 // `tls: {certificate, key, ca, verify_client | verify_server, server_name, min_version,
 // handshake_timeout}`; the files are loaded here so that a bad one is a positioned error.
