@@ -28,6 +28,7 @@ std::string takeErrors(std::string_view fallback)
     unsigned long code = ERR_get_error();
     ERR_clear_error();
     if (code == 0) return std::string(fallback);
+    if (ERR_SYSTEM_ERROR(code)) return std::strerror(ERR_GET_REASON(code));  // a file that cannot be opened
     const char *reason = ERR_reason_error_string(code);
     return reason ? reason : fmt::format("OpenSSL error {:#x}", code);
 }

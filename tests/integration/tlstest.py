@@ -35,10 +35,25 @@ def _leaf(directory, name, ca, usage):
              "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext", cwd=directory)
 
 
+def require_tls_build(directory):
+    """Skips in a build without TLS, once its refusal of `tls:` is shown to be a positioned error."""
+    path = os.path.join(directory, "tls-probe.yaml")
+    with open(path, "w") as f:
+        f.write("listeners:\n  s: {type: tcp, listen: 127.0.0.1:1, tls: {certificate: /nonexistent.crt, key: /k}}\n")
+    out = harness.run([harness.BINARY, "--check", "--config", path], check_rc=False).stdout.decode()
+    if "needs a sockbridge built with TLS" in out:
+        harness.check_equal(out.strip(), f"{path}:2:44: 'tls' needs a sockbridge built with TLS (OpenSSL): this one "
+                            "was built with -Dtls=disabled or without libssl-dev", "the refusal without TLS")
+        raise Skip("sockbridged was built without TLS (its refusal of 'tls:' was checked)")
+    harness.check(f"{path}:2:44: bad 'tls': cannot load certificate '/nonexistent.crt': No such file or directory"
+                  in out, f"the missing certificate error: {out}")
+
+
 class Certificates:
     """Files in `directory`: ca, server, client (signed by ca), stranger-ca and stranger (signed by it)."""
 
     def __init__(self, directory):
+        require_tls_build(directory)
         if not shutil.which("openssl"):
             raise Skip("needs the openssl command line (package openssl)")
         self.dir = directory
