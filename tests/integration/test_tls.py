@@ -195,7 +195,7 @@ listeners:
             server.wait(harness.IO_TIMEOUT)
 
 
-def test_sockbridge_to_sockbridge_over_tls_with_cannelloni_greeting():
+def test_sockbridge_to_sockbridge_over_tls_and_session_formats():
     port = harness.free_tcp_port()
     with harness.temp_dir() as tmp, harness.udp_socket() as receiver:
         certs = tlstest.Certificates(tmp)
@@ -215,14 +215,23 @@ routes:
             with harness.udp_socket() as sender:
                 sender.sendto(b"through two tls ends\n", ("127.0.0.1", local_port))
                 check_equal(harness.recv_datagram(receiver), b"through two tls ends\n", "the line at the far end")
-        # A session format's greeting goes through TLS too, first thing after the handshake.
+        # Session formats' greetings go through TLS too, first thing after the handshake; a
+        # socketcand client's command gets its answer over TLS.
+        socketcand = harness.free_tcp_port()
         cfg = f"""\
 listeners:
   can: {{type: tcp, listen: 127.0.0.1:{port}, format: cannelloni-tcp, tls: {tls_block(certs)}}}
+  sc: {{type: tcp, listen: 127.0.0.1:{socketcand}, format: socketcand, tls: {tls_block(certs)}}}
 """
         with Daemon(cfg, tmp):
             client = tlstest.tls_connect(certs.client_context(), port)
             check_equal(harness.recv_exactly(client, len(b"CANNELLONIv1")), b"CANNELLONIv1", "the greeting over TLS")
+            client.close()
+            client = tlstest.tls_connect(certs.client_context(), socketcand)
+            check_equal(harness.recv_exactly(client, len(b"< hi >")), b"< hi >", "socketcand's greeting over TLS")
+            client.sendall(b"< open vcan9 >")
+            answer = b"< error could not open bus >"
+            check_equal(harness.recv_exactly(client, len(answer)), answer, "the answer to a command over TLS")
             client.close()
 
 
