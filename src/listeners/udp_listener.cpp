@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/allow_list.h"
 #include "core/datagram_listener.h"
 #include "core/log.h"
 
@@ -21,7 +22,7 @@ namespace {
 
 const KeySpec kKeys[] = {
     {"bind", "HOST:PORT", "", "receive on this local address; optional with 'peer' (then an ephemeral port)"},
-    {"peer", "HOST:PORT", "", "send every message here; datagrams from anyone are still received"},
+    {"peer", "HOST:PORT", "", "send every message here; datagrams from whoever reaches the socket are still received"},
     {"reply", "last-sender|none", "last-sender", "without 'peer': send to whoever sent last, or send nothing"},
     {"multicast", "map", "", "{group, interface, ttl: 1, loop: true}: join 'group' on 'bind'; options for sending"},
     {"broadcast", "bool", "false", "SO_BROADCAST: allow sending to a broadcast address (IPv4)"},
@@ -46,7 +47,7 @@ struct Multicast {
 
 class UdpListenerSpec final : public ListenerSpec {
 public:
-    SocketAddress local;  // the bind address, or the peer family's wildcard with port 0
+    SocketAddress local;  // the bind address, or (port 0) loopback for a local peer, else the wildcard
     std::optional<SocketAddress> peer;
     bool replyToLastSender = true;
     std::optional<Multicast> multicast;
@@ -79,6 +80,16 @@ SocketAddress wildcardOf(int family)
         any.length = sizeof(sockaddr_in);
     }
     return any;
+}
+
+SocketAddress loopbackOf(int family)
+{
+    SocketAddress local = wildcardOf(family);
+    if (family == AF_INET6)
+        reinterpret_cast<sockaddr_in6 *>(&local.storage)->sin6_addr = in6addr_loopback;
+    else
+        reinterpret_cast<sockaddr_in *>(&local.storage)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return local;
 }
 
 bool isLimitedBroadcast(const SocketAddress &address)
@@ -261,7 +272,8 @@ std::unique_ptr<ListenerSpec> parseUdpListener(OptionReader &reader)
     if (bind && peer && bind->family() != peer->family())
         reader.error("peer", fmt::format("'peer' is {} but 'bind' is {}", familyName(peer->family()),
                                          familyName(bind->family())));
-    spec->local = bind ? *bind : wildcardOf(peer->family());
+    // Without 'bind', a peer on this host gets a socket on loopback: nothing else can reach it.
+    spec->local = bind ? *bind : peer && isLoopback(*peer) ? loopbackOf(peer->family()) : wildcardOf(peer->family());
     spec->bindsExplicitly = bool(bind);
     if (auto allow = reader.allowList("allow")) spec->allow = std::move(*allow);
     spec->peer = peer;

@@ -80,7 +80,7 @@ routes:
 
 def daemon_out_port(daemon):
     """The ephemeral port the 'out' listener bound (it logs it)."""
-    return int(daemon.wait_for_log(r"Listener 'out': bound to 0\.0\.0\.0:(\d+)").group(1))
+    return int(daemon.wait_for_log(r"Listener 'out': bound to 127\.0\.0\.1:(\d+)").group(1))
 
 
 def test_bare_port_listens_on_loopback_only():

@@ -44,7 +44,7 @@ def test_lines_round_trip_with_a_client_certificate():
             client.sendall(b"hello over tls\nsecond line\n")
             check_equal(harness.recv_datagrams(receiver, 2), [b"hello over tls\n", b"second line\n"],
                         "lines the TLS client sent")
-            daemon_port = int(daemon.wait_for_log(r"Listener 'out': bound to 0\.0\.0\.0:(\d+)").group(1))
+            daemon_port = int(daemon.wait_for_log(r"Listener 'out': bound to 127\.0\.0\.1:(\d+)").group(1))
             receiver.sendto(b"answer\n", ("127.0.0.1", daemon_port))
             check_equal(harness.recv_exactly(client, len(b"answer\n")), b"answer\n", "the reply over TLS")
             client.close()
