@@ -135,24 +135,29 @@ def test_plaintext_client_and_silent_client_are_refused_cleanly():
             good.close()
 
 
+@contextlib.contextmanager
 def s_server(certs, port, ca="ca"):
-    """`openssl s_server` asking for a client certificate signed by `ca`; stdin goes to the client,
-    what it receives comes out on stdout."""
-    return subprocess.Popen(["openssl", "s_server", "-quiet", "-naccept", "1", "-accept", f"127.0.0.1:{port}",
-                             "-cert", certs.path("server.crt") if ca == "ca" else certs.path("stranger.crt"),
-                             "-key", certs.path("server.key") if ca == "ca" else certs.path("stranger.key"),
-                             "-CAfile", certs.path("ca.crt"), "-Verify", "1"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    """`openssl s_server` listening (its certificate signed by `ca`), asking for a client certificate
+    signed by ca; stdin goes to the client, what it receives comes out on stdout. Killed at the end."""
+    name = "server" if ca == "ca" else "stranger"
+    server = subprocess.Popen(["openssl", "s_server", "-quiet", "-naccept", "1", "-accept", f"127.0.0.1:{port}",
+                               "-cert", certs.path(f"{name}.crt"), "-key", certs.path(f"{name}.key"),
+                               "-CAfile", certs.path("ca.crt"), "-Verify", "1"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        harness.wait_until(lambda: harness.run(["ss", "-Htln", f"sport = :{port}"]).stdout.strip(),
+                           what="s_server listening")
+        yield server
+    finally:
+        server.kill()
+        server.wait(harness.IO_TIMEOUT)
 
 
 def test_connecting_side_talks_to_openssl_s_server():
     port = harness.free_tcp_port()
     with harness.temp_dir() as tmp, harness.udp_socket() as receiver:
         certs = tlstest.Certificates(tmp)
-        server = s_server(certs, port)
-        try:
-            harness.wait_until(lambda: harness.run(["ss", "-Htln", f"sport = :{port}"]).stdout.strip(),
-                               what="s_server listening")
+        with s_server(certs, port) as server:
             cfg = f"""\
 listeners:
   upstream: {{type: tcp, connect: 127.0.0.1:{port}, format: lines, tls: {tls_block(certs, role="connect")}}}
@@ -168,19 +173,13 @@ routes:
                 local_port = int(daemon.wait_for_log(r"Listener 'local' on 127\.0\.0\.1:(\d+)").group(1))
                 receiver.sendto(b"to s_server\n", ("127.0.0.1", local_port))
                 check_equal(server.stdout.readline(), b"to s_server\n", "what s_server received")
-        finally:
-            server.kill()
-            server.wait(harness.IO_TIMEOUT)
 
 
 def test_connecting_side_refuses_a_server_with_the_wrong_certificate():
     port = harness.free_tcp_port()
     with harness.temp_dir() as tmp:
         certs = tlstest.Certificates(tmp)
-        server = s_server(certs, port, ca="stranger-ca")
-        try:
-            harness.wait_until(lambda: harness.run(["ss", "-Htln", f"sport = :{port}"]).stdout.strip(),
-                               what="s_server listening")
+        with s_server(certs, port, ca="stranger-ca"):
             cfg = f"""\
 listeners:
   upstream: {{type: tcp, connect: 127.0.0.1:{port}, tls: {tls_block(certs, role="connect")}}}
@@ -190,9 +189,6 @@ listeners:
                                     r"handshake failed: certificate verify failed \(unable to get local issuer")
                 counters = daemon.counters()["listeners"]["upstream"]
                 check_equal((counters["refused"], counters["connects"]), (1, 0), "upstream: refused, connects")
-        finally:
-            server.kill()
-            server.wait(harness.IO_TIMEOUT)
 
 
 def test_sockbridge_to_sockbridge_over_tls_and_session_formats():
