@@ -95,7 +95,7 @@ for f in /usr/share/man/man8/sockbridged.8.gz /usr/share/man/man1/sockbridgectl.
         /usr/share/doc/sockbridge/examples/tcp-fanout.yaml; do
     [ -s "$root$f" ] || { echo "FAIL: $f not installed"; exit 1; }
 done
-[ "$(stat -c %U "$root/var/log/sockbridge")" = sockbridge ] || { echo "FAIL: /var/log/sockbridge not the user's"; exit 1; }
+[ "$(in_root stat -c %U /var/log/sockbridge)" = sockbridge ] || { echo "FAIL: /var/log/sockbridge not the user's"; exit 1; }
 # A changed conffile survives an upgrade whose conffile did not change (no prompt).
 echo "# changed by the administrator" >>"$root/etc/sockbridge/sockbridge.yaml"
 in_root dpkg -i /tmp/sockbridge-1.deb >/dev/null
@@ -124,7 +124,7 @@ echo "no residue: $(wc -l <"$work/after.txt") paths compared, /etc contents equa
 cleanup
 
 ci_step "upgrades under systemd in the test VM (restart only on a config that passes --check)"
-tests/vm/run-in-vm --systemd -- bash tests/packaging/deb-upgrade-in-vm.sh "${debs[@]}"
+SOCKBRIDGE_VM_TIMEOUT=400 tests/vm/run-in-vm --systemd -- bash tests/packaging/deb-upgrade-in-vm.sh "${debs[@]}"
 ci_step_done
 rm -rf "$work"
 echo "40-deb: PASS"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Runs inside `tests/vm/run-in-vm --systemd` (a real systemd as PID 1, the host root under a tmpfs
 # overlay): installs the sockbridge package and upgrades it, checking that an upgrade restarts the
-# daemon only when its config passes `sockbridged --check` and never starts it on one that fails.
+# daemon only when its config passes `sockbridged --check` and never (re)starts it on one that fails.
 # Usage: deb-upgrade-in-vm.sh V1.deb V2.deb V3.deb V4.deb (one package, four versions in order)
 set -euo pipefail
 config=/etc/sockbridge/sockbridge.yaml
@@ -18,6 +18,12 @@ settle() {
     done
     echo "$state"
 }
+
+# man-db's trigger would rebuild the whole man index over the VM's 9p root at each dpkg -i.
+rm -f /var/lib/man-db/auto-update
+# A build host's policy-rc.d (exit 101: "start no services", as in containers) would keep the
+# package from starting anything; a real system has none. The VM's root is a throwaway overlay.
+rm -f /usr/sbin/policy-rc.d
 
 echo "== fresh install: enabled and started"
 dpkg -i "$1" >/tmp/dpkg1.log 2>&1 || { cat /tmp/dpkg1.log; fail "dpkg -i $1"; }
@@ -44,14 +50,24 @@ dpkg -i "$3" >/tmp/dpkg3.log 2>&1 || { cat /tmp/dpkg3.log; fail "dpkg -i $3"; }
 second=$(main_pid)
 [ "$second" != "$first" ] || fail "daemon was not restarted by the upgrade"
 
-echo "== stopped daemon, config that fails --check, upgrade: not started (ExecStartPre)"
+echo "== stopped daemon, config that fails --check, upgrade: not started"
 systemctl stop sockbridge.service
 printf 'bogus_key: 1\n' >>"$config"
 dpkg -i "$4" >/tmp/dpkg4.log 2>&1 || { cat /tmp/dpkg4.log; fail "dpkg -i $4"; }
+cat /tmp/dpkg4.log
+grep -q "NOT started" /tmp/dpkg4.log || fail "postinst did not say it left the daemon stopped"
 state=$(settle)
 [ "$state" != active ] || fail "daemon started on a config that fails --check"
-journalctl -u sockbridge --no-pager | grep -q "unknown key 'bogus_key'" || fail "no --check error in the journal"
-echo "state after the refused start: $state"
+echo "state after the upgrade: $state"
+echo "== a start by hand on that config is refused too (ExecStartPre=sockbridged --check)"
+since=$(date '+%Y-%m-%d %H:%M:%S')
+systemctl start --no-block sockbridge.service
+journalctl -f -u sockbridge --no-pager --since "$since" >/tmp/journal.log &
+grep -q -m1 "unknown key 'bogus_key'" <(timeout 60 tail -n +1 -F /tmp/journal.log) \
+    || fail "no --check error in the journal"
+kill %1 || true
+systemctl stop sockbridge.service   # ends the restart attempts (Restart=on-failure)
+[ "$(systemctl show -P ActiveState sockbridge.service)" != active ] || fail "active on a bad config"
 
 echo "== remove stops it, purge removes the user's data"
 cp /tmp/good.yaml "$config"
