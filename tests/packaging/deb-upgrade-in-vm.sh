@@ -38,7 +38,7 @@ echo "== upgrade with a config that fails --check: the running daemon is kept, n
 printf 'bogus_key: 1\n' >>"$config"
 dpkg -i "$2" >/tmp/dpkg2.log 2>&1 || { cat /tmp/dpkg2.log; fail "dpkg -i $2"; }
 cat /tmp/dpkg2.log
-grep -q "NOT restarted" /tmp/dpkg2.log || fail "postinst did not say it kept the old daemon"
+grep -qF "NOT (re)started" /tmp/dpkg2.log || fail "postinst did not say it kept the old daemon"
 grep -q "unknown key 'bogus_key'" /tmp/dpkg2.log || fail "postinst did not show the --check error"
 [ "$(settle)" = active ] || fail "daemon not active after the refused restart"
 [ "$(main_pid)" = "$first" ] || fail "daemon was restarted on a config that fails --check"
@@ -55,7 +55,7 @@ systemctl stop sockbridge.service
 printf 'bogus_key: 1\n' >>"$config"
 dpkg -i "$4" >/tmp/dpkg4.log 2>&1 || { cat /tmp/dpkg4.log; fail "dpkg -i $4"; }
 cat /tmp/dpkg4.log
-grep -q "NOT started" /tmp/dpkg4.log || fail "postinst did not say it left the daemon stopped"
+grep -qF "NOT (re)started" /tmp/dpkg4.log || fail "postinst did not say it left the daemon stopped"
 state=$(settle)
 [ "$state" != active ] || fail "daemon started on a config that fails --check"
 echo "state after the upgrade: $state"
