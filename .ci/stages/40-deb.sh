@@ -124,7 +124,7 @@ echo "no residue: $(wc -l <"$work/after.txt") paths compared, /etc contents equa
 cleanup
 
 ci_step "upgrades under systemd in the test VM (restart only on a config that passes --check)"
-SOCKBRIDGE_VM_TIMEOUT=400 tests/vm/run-in-vm --systemd -- bash tests/packaging/deb-upgrade-in-vm.sh "${debs[@]}"
+SOCKBRIDGE_VM_TIMEOUT=840 tests/vm/run-in-vm --systemd -- bash tests/packaging/deb-upgrade-in-vm.sh "${debs[@]}"
 ci_step_done
 rm -rf "$work"
 echo "40-deb: PASS"
