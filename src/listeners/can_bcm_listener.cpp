@@ -131,6 +131,7 @@ protected:
         while (pending_.size() < kMaxPending) {
             MessagePtr message = nextInput();
             if (!message) break;
+            if (addressedElsewhere(*message, options_.interface)) continue;
             const char *why = nullptr;
             std::optional<CanFrame> frame = frameForBus(*message, options_.fd, why);
             if (!frame) {

@@ -193,6 +193,7 @@ protected:
         while (pending_.size() < kBatch) {
             MessagePtr message = nextInput();
             if (!message) break;
+            if (addressedElsewhere(*message, options_.interface)) continue;
             const char *why = nullptr;
             std::optional<CanFrame> frame = frameForBus(*message, options_.fd, why);
             if (!frame) {
