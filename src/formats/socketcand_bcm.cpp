@@ -45,7 +45,7 @@ std::optional<std::chrono::nanoseconds> parseInterval(const std::vector<std::str
 bool needWords(const std::vector<std::string_view> &words, size_t least, std::string_view syntax, std::string &why)
 {
     if (words.size() >= least) return true;
-    why = fmt::format("syntax: < {} >", syntax);
+    why = fmt::format("syntax: {}", syntax);
     return false;
 }
 
@@ -84,7 +84,7 @@ std::optional<BcmCommand> update(const std::vector<std::string_view> &words, boo
 std::optional<BcmCommand> remove(const std::vector<std::string_view> &words, uint32_t opcode, std::string &why)
 {
     if (words.size() != 2) {
-        why = fmt::format("syntax: < {} ID >", words[0]);
+        why = fmt::format("syntax: {} ID", words[0]);
         return std::nullopt;
     }
     auto id = parseId(words[1], why);
@@ -156,7 +156,7 @@ std::optional<BcmCommand> muxfilter(const std::vector<std::string_view> &words, 
 std::optional<BcmCommand> subscribe(const std::vector<std::string_view> &words, bool fd, std::string &why)
 {
     if (words.size() != 4) {
-        why = fmt::format("syntax: < {} SEC USEC ID >", words[0]);
+        why = fmt::format("syntax: {} SEC USEC ID", words[0]);
         return std::nullopt;
     }
     auto throttle = parseInterval(words, 1, why);

@@ -214,7 +214,7 @@ void SocketcandFormat::Decoder::statistics(const std::vector<std::string_view> &
     }
     auto interval = words.size() == 2 ? parseDecimal(words[1], 9) : std::nullopt;
     if (!interval) {
-        reply("< error syntax: < statistics MILLISECONDS > >");
+        reply("< error syntax: statistics MILLISECONDS >");
         return;
     }
     if (!host_) {
