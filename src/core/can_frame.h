@@ -50,6 +50,9 @@ struct CanFrame {
     static std::optional<CanFrame> parse(std::span<const uint8_t> bytes);
 };
 
+// CAN FD carries 0..8, 12, 16, 20, 24, 32, 48 or 64 bytes (the lengths a DLC can say).
+bool isValidFdLength(size_t len);
+
 // The frame a message asks to put on a bus, or nullopt with `why` it must not go there: not a
 // valid frame, a can-bcm timeout, an error frame, or CAN FD on a socket without FD.
 std::optional<CanFrame> frameForBus(const Message &message, bool fdAllowed, const char *&why);

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/kernel_timestamp.h"
 #include "core/log.h"
 
 namespace sockbridge {
@@ -159,14 +160,8 @@ void StreamConnection::readSide()
             }
             break;
         }
-        int64_t stamp = realtimeNowNs();
-        for (cmsghdr *c = CMSG_FIRSTHDR(&header); c; c = CMSG_NXTHDR(&header, c))
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-                timespec ts;
-                std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-                stamp = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-            }
-        decoder_->sideReceived({data, size_t(n)}, stamp);
+        const int64_t stamp = kernelTimestampNs(header);
+        decoder_->sideReceived({data, size_t(n)}, stamp > 0 ? stamp : realtimeNowNs());
     }
     sendReplies();
 }

@@ -12,11 +12,6 @@ namespace {
 
 constexpr size_t kIdLengthSize = 5;  // can_id and the length byte: what every frame starts with
 
-bool validFdLength(size_t len)
-{
-    return len <= 8 || len == 12 || len == 16 || len == 20 || len == 24 || len == 32 || len == 48 || len == 64;
-}
-
 uint32_t bigEndian32(const uint8_t *p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
 
 }  // namespace
@@ -70,7 +65,7 @@ bool CannelloniFrameReader::check(std::string &error)
         error = fmt::format("a classic CAN frame of {} bytes (at most 8)", len);
         return false;
     }
-    if (fd && !validFdLength(len)) {
+    if (fd && !isValidFdLength(len)) {
         error = fmt::format("a CAN FD frame of {} bytes (CAN FD carries 0-8, 12, 16, 20, 24, 32, 48 or 64)", len);
         return false;
     }

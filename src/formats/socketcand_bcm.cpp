@@ -105,7 +105,7 @@ std::optional<BcmCommand> filter(const std::vector<std::string_view> &words, boo
     if (!id) return std::nullopt;
     mask.id = *id;
     auto len = parseDecimal(words[4]);
-    if (!len || *len > (fd ? 64u : 8u) || (fd && !validFdLength(*len))) {
+    if (!len || *len > (fd ? 64u : 8u) || (fd && !isValidFdLength(*len))) {
         why = fmt::format("bad length {}", shown(words[4]));
         return std::nullopt;
     }

@@ -1,22 +1,13 @@
 // SPDX-License-Identifier: MIT
 // The words of socketcand commands, read as socketcand's sscanf() calls read them.
 #include "formats/socketcand_words.h"
+#include "formats/hex_digit.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
 namespace sockbridge::socketcand {
-
-namespace {
-int hexValue(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-}  // namespace
 
 bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -38,7 +29,7 @@ std::optional<uint32_t> parseHex(std::string_view digits, size_t maxDigits)
     if (digits.empty() || digits.size() > maxDigits) return std::nullopt;
     uint32_t value = 0;
     for (char c : digits) {
-        int v = hexValue(c);
+        int v = hexDigitValue(c);
         if (v < 0) return std::nullopt;
         value = value << 4 | uint32_t(v);
     }
@@ -54,11 +45,6 @@ std::optional<uint64_t> parseDecimal(std::string_view digits, size_t maxDigits)
         value = value * 10 + uint64_t(c - '0');
     }
     return value;
-}
-
-bool validFdLength(size_t len)
-{
-    return len <= 8 || len == 12 || len == 16 || len == 20 || len == 24 || len == 32 || len == 48 || len == 64;
 }
 
 std::string shown(std::string_view word)
@@ -139,7 +125,7 @@ bool parseFrameWords(const std::vector<std::string_view> &words, size_t first, b
         frame.flags = uint8_t(*flags) | CanFrame::kFdf;
     }
     auto len = parseDecimal(words[lengthAt]);
-    if (!len || *len > (fd ? 64u : 8u) || (fd && !validFdLength(*len))) {
+    if (!len || *len > (fd ? 64u : 8u) || (fd && !isValidFdLength(*len))) {
         why = fmt::format("bad length {}", shown(words[lengthAt]));
         return false;
     }

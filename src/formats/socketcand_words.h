@@ -18,7 +18,6 @@ std::vector<std::string_view> wordsOf(std::string_view text);
 std::optional<uint32_t> parseHex(std::string_view digits, size_t maxDigits);
 // At most `maxDigits` decimal digits.
 std::optional<uint64_t> parseDecimal(std::string_view digits, size_t maxDigits = 3);
-bool validFdLength(size_t len);
 // A word as it may go back inside "< error ... >": no '<' or '>', at most 32 characters.
 std::string shown(std::string_view word);
 // socketcand's ids: 8 hex digits are an extended id, fewer a standard one; with kEffFlag set

@@ -176,6 +176,15 @@ def candump_times(lines):
     return [float(line.split(" ", 1)[0].strip("()")) for line in lines]
 
 
+def opened_session(port):
+    """A client that was greeted and opened A: in BCM mode, socketcand's default."""
+    c = Client(port)
+    check_equal(c.recv_once(), "< hi >", "greeting")
+    c.send(f"< open {A} >")
+    check_equal(c.recv_once(), "< ok >", "open")
+    return c
+
+
 def test_bcm_mode_jobs_on_the_bus():
     canlib.require_can("candump", "cansend")
     canlib.vcan(A)
@@ -184,10 +193,7 @@ def test_bcm_mode_jobs_on_the_bus():
     try:
         with harness.temp_dir() as tmp:
             with Daemon(config(port), tmp):
-                c = Client(port)
-                check_equal(c.recv_once(), "< hi >", "greeting")
-                c.send(f"< open {A} >")
-                check_equal(c.recv_once(), "< ok >", "open: BCM mode is the default")
+                c = opened_session(port)
 
                 # A cyclic job every 100 ms: ten frames on A, spaced as asked (candump's kernel
                 # timestamps), none on B.
@@ -266,10 +272,7 @@ def test_bcm_mode_can_fd():
     try:
         with harness.temp_dir() as tmp:
             with Daemon(config(port, fd=True), tmp):
-                c = Client(port)
-                check_equal(c.recv_once(), "< hi >", "greeting")
-                c.send(f"< open {A} >")
-                check_equal(c.recv_once(), "< ok >", "open")
+                c = opened_session(port)
                 out = os.path.join(tmp, "fd.log")
                 dump = canlib.candump_start(A, 3, out)
                 c.send("< fdadd 0 50000 123 1 12 0 1 2 3 4 5 6 7 8 9 a b >")
@@ -295,10 +298,7 @@ def test_controlmode_statistics():
     try:
         with harness.temp_dir() as tmp:
             with Daemon(config(port), tmp):
-                c = Client(port)
-                check_equal(c.recv_once(), "< hi >", "greeting")
-                c.send(f"< open {A} >")
-                check_equal(c.recv_once(), "< ok >", "open")
+                c = opened_session(port)
                 c.send("< controlmode >")
                 check_equal(c.recv_once(), "< ok >", "controlmode")
                 c.send("< statistics 200 >")
