@@ -14,17 +14,6 @@ namespace {
 
 constexpr char kHex[] = "0123456789ABCDEF";
 
-std::optional<uint32_t> parseHex(std::string_view digits)
-{
-    uint32_t value = 0;
-    for (char c : digits) {
-        int v = hexDigitValue(c);
-        if (v < 0) return std::nullopt;
-        value = value << 4 | uint32_t(v);
-    }
-    return value;
-}
-
 bool isSpace(char c) { return c == ' ' || c == '\t'; }
 
 // The next whitespace-separated word of `rest`, removed from it.
@@ -72,7 +61,7 @@ std::optional<CanFrame> CandumpFormat::parseFrame(std::string_view text, std::st
                                              : "the id must be 3 hex digits (standard) or 8 (extended)";
         return std::nullopt;
     }
-    auto id = parseHex(text.substr(0, hash));
+    auto id = parseHexDigits(text.substr(0, hash));
     if (!id) {
         why = "the id is not hex";
         return std::nullopt;

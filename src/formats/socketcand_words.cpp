@@ -26,14 +26,7 @@ std::vector<std::string_view> wordsOf(std::string_view text)
 
 std::optional<uint32_t> parseHex(std::string_view digits, size_t maxDigits)
 {
-    if (digits.empty() || digits.size() > maxDigits) return std::nullopt;
-    uint32_t value = 0;
-    for (char c : digits) {
-        int v = hexDigitValue(c);
-        if (v < 0) return std::nullopt;
-        value = value << 4 | uint32_t(v);
-    }
-    return value;
+    return parseHexDigits(digits, maxDigits);
 }
 
 std::optional<uint64_t> parseDecimal(std::string_view digits, size_t maxDigits)

@@ -22,22 +22,12 @@
 #include <string>
 #include <vector>
 
+#include "core/kernel_timestamp.h"
 #include "core/unique_fd.h"
 
 namespace {
 
 constexpr unsigned kBatch = 256;
-
-int64_t stampOf(msghdr &header)
-{
-    for (cmsghdr *c = CMSG_FIRSTHDR(&header); c; c = CMSG_NXTHDR(&header, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-            timespec ts;
-            std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-            return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-        }
-    return 0;
-}
 
 }  // namespace
 
@@ -100,7 +90,7 @@ int main(int argc, char **argv)
             const can_frame &f = frames[i];
             uint64_t number = 0;
             for (int b = 0; b < 8; ++b) number |= uint64_t(f.data[b]) << (8 * b);
-            int64_t stamp = stampOf(headers[i].msg_hdr);
+            int64_t stamp = sockbridge::kernelTimestampNs(headers[i].msg_hdr);
             if (received == 0) firstStamp = stamp;
             lastStamp = stamp;
             if (firstBad < 0 && (f.len != 8 || number != uint64_t(received) || f.can_id != canid_t(received % 0x800))) {
