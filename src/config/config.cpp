@@ -19,6 +19,7 @@
 
 #include "build_config.h"
 #include "config/did_you_mean.h"
+#include "listeners/can_session_services.h"
 
 namespace sockbridge {
 
@@ -703,7 +704,7 @@ private:
     {
         for (auto &spec : config_.listeners) {
             if (!spec->format || !spec->format->makeSession) continue;
-            std::set<std::string> buses;
+            std::set<std::string> buses, writable;
             bool any = false;
             for (const auto &route : config_.routes) {
                 if (route.log || route.perConnection) continue;
@@ -715,10 +716,15 @@ private:
                     any = true;
                 else
                     buses.insert(*bus);
+                // BCM transmit jobs go to the kernel directly: only where the route writes with
+                // no id rules that they would bypass.
+                if (route.to == other && route.write && route.can.empty() && !bus->empty()) writable.insert(*bus);
             }
             FormatOptions &options = spec->formatOptions;
             options.canBuses.assign(buses.begin(), buses.end());
+            options.canWritableBuses.assign(writable.begin(), writable.end());
             options.anyCanBus = any;
+            options.sessionServices = canSessionServices();
             spec->derived = "socketcand buses:";
             for (const auto &bus : options.canBuses) spec->derived += " " + bus;
             if (any) spec->derived += " (any)";

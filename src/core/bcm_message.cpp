@@ -44,6 +44,21 @@ std::vector<uint8_t> build(const bcm_msg_head &head, std::span<const canfd_frame
 
 }  // namespace
 
+std::vector<uint8_t> bcmRequestBytes(const BcmRequest &request)
+{
+    bcm_msg_head head{};
+    head.opcode = request.opcode;
+    head.flags = request.flags;
+    head.count = request.count;
+    head.ival1 = toTimeval(request.ival1);
+    head.ival2 = toTimeval(request.ival2);
+    head.can_id = request.id;
+    head.nframes = uint32_t(request.frames.size());
+    std::vector<canfd_frame> frames;
+    for (const CanFrame &frame : request.frames) frames.push_back(toKernel(frame));
+    return build(head, frames);
+}
+
 /**
  * \brief TX_SETUP with SETTIMER|STARTTIMER|TX_ANNOUNCE: the first frame goes at once
  *

@@ -41,7 +41,20 @@ struct BcmEvent {
     std::optional<CanFrame> frame;  // RX_CHANGED: the frame received
 };
 
+// Any request: the head's fields as the kernel's struct bcm_msg_head has them (opcode and flags
+// from linux/can/bcm.h), then its frames (canfd_frame each when flags has CAN_FD_FRAME).
+struct BcmRequest {
+    uint32_t opcode = 0;
+    uint32_t flags = 0;
+    uint32_t count = 0;
+    std::chrono::nanoseconds ival1{0};
+    std::chrono::nanoseconds ival2{0};
+    uint32_t id = 0;
+    std::vector<CanFrame> frames;
+};
+
 // struct bcm_msg_head and its frames, as the kernel reads them (host byte order, native layout).
+std::vector<uint8_t> bcmRequestBytes(const BcmRequest &request);
 std::vector<uint8_t> bcmTxSetup(const BcmTxJob &job);
 std::vector<uint8_t> bcmRxSetup(const BcmRxJob &job);
 std::vector<uint8_t> bcmTxSend(const CanFrame &frame);

@@ -10,13 +10,12 @@ namespace {
 
 constexpr size_t kHeaderSize = 8;
 
-// CAN FD carries 0..8, 12, 16, 20, 24, 32, 48 or 64 bytes (the lengths a DLC can say).
-bool validFdLength(size_t len)
+}  // namespace
+
+bool isValidFdLength(size_t len)
 {
     return len <= 8 || len == 12 || len == 16 || len == 20 || len == 24 || len == 32 || len == 48 || len == 64;
 }
-
-}  // namespace
 
 /**
  * \brief Appends the 8-byte header and the payload
@@ -55,7 +54,7 @@ std::optional<CanFrame> CanFrame::parse(std::span<const uint8_t> bytes)
     if (bytes.size() != kHeaderSize + frame.len) return std::nullopt;
     if (frame.flags & ~(kBrs | kEsi | kFdf)) return std::nullopt;
     if (frame.isFd()) {
-        if (!validFdLength(frame.len) || frame.isRtr()) return std::nullopt;
+        if (!isValidFdLength(frame.len) || frame.isRtr()) return std::nullopt;
     } else {
         if (frame.flags || frame.len > 8) return std::nullopt;
     }

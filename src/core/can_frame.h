@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "core/message.h"
@@ -49,8 +50,18 @@ struct CanFrame {
     static std::optional<CanFrame> parse(std::span<const uint8_t> bytes);
 };
 
+// CAN FD carries 0..8, 12, 16, 20, 24, 32, 48 or 64 bytes (the lengths a DLC can say).
+bool isValidFdLength(size_t len);
+
 // The frame a message asks to put on a bus, or nullopt with `why` it must not go there: not a
 // valid frame, a can-bcm timeout, an error frame, or CAN FD on a socket without FD.
 std::optional<CanFrame> frameForBus(const Message &message, bool fdAllowed, const char *&why);
+
+// The message asked for another bus (Message::target, a socketcand session's): a listener on
+// `interface` passes it by, as it was never meant for it.
+inline bool addressedElsewhere(const Message &message, std::string_view interface)
+{
+    return !message.target.empty() && message.target != interface;
+}
 
 }  // namespace sockbridge

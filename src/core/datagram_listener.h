@@ -49,6 +49,8 @@ protected:
 
 private:
     void receive();
+    void receiveBatches();
+    void countKernelDrops();
     void addToBatch(BatchEncoder &batch, const Message &message, const SocketAddress &to);
     void closeBatch();
     void countUnencodable(const Message &message);
@@ -64,6 +66,8 @@ private:
     UniqueFd fd_;
     std::unique_ptr<IoWatch> watch_;
     std::vector<uint8_t> receiveBuffers_;
+    uint32_t socketDrops_ = 0;  // SO_MEMINFO's drop count of the socket, as last read
+    bool warnedDrops_ = false;
     std::optional<SocketAddress> lastSender_;
     struct Outgoing {
         std::vector<uint8_t> bytes;

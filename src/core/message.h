@@ -40,6 +40,9 @@ struct Message {
     uint16_t linkType = 0;
     uint32_t wireLength = 0;
     int32_t ifindex = 0;
+    // Where the sender asked it to go (the bus a socketcand session opened): listeners for
+    // another place skip it. Empty: every listener the routes take it to.
+    std::string target;
 
     size_t size() const { return data.size(); }
 };

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/kernel_timestamp.h"
 #include "core/log.h"
 
 namespace sockbridge {
@@ -35,6 +36,8 @@ StreamConnection::StreamConnection(EventLoop &loop, UniqueFd fd, std::string pee
         decoder_ = std::move(codec.decoder);
         encoder_ = std::move(codec.encoder);
         separateReplies_ = true;
+        services_ = options.sessionServices;
+        decoder_->attach(*this);
     } else {
         decoder_ = format.makeDecoder(options);
         encoder_ = format.makeEncoder(options);
@@ -101,6 +104,91 @@ void StreamConnection::sendReplies()
 }
 
 StreamConnection::~StreamConnection() { unlinkSplice(); }
+
+bool StreamConnection::openSideSocket(std::string_view target, std::string &why)
+{
+    closeSideSocket();
+    if (!services_ || !services_->openSocket) {
+        why = "not available on this listener";
+        return false;
+    }
+    UniqueFd fd = services_->openSocket(target, why);
+    if (!fd) return false;
+    sideFd_ = std::move(fd);
+    sideWatch_ = loop_.watchIo(sideFd_.get(), kReadable, [this](uint32_t) { readSide(); });
+    return true;
+}
+
+void StreamConnection::closeSideSocket()
+{
+    sideWatch_.reset();
+    sideFd_.reset();
+}
+
+int StreamConnection::sendSide(std::span<const uint8_t> datagram)
+{
+    if (!sideFd_) return -ENOTCONN;
+    ssize_t n = ::send(sideFd_.get(), datagram.data(), datagram.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) return -errno;
+    return n == ssize_t(datagram.size()) ? 0 : -EIO;
+}
+
+// Datagrams from the side socket go to the decoder with their kernel time (SO_TIMESTAMPNS when
+// the socket has it, else the time of reading); its answers are sent as replies.
+void StreamConnection::readSide()
+{
+    alignas(8) uint8_t data[4096];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    for (int i = 0; i < kReadsPerWakeup && sideFd_ && !closed_; ++i) {
+        if (full()) {
+            // The peer reads slower than the side socket delivers: leave the rest in the kernel
+            // (its buffer bounds it) until writeSome() has drained ours.
+            sideWatch_->setEvents(0);
+            break;
+        }
+        iovec iov{data, sizeof(data)};
+        msghdr header{};
+        header.msg_iov = &iov;
+        header.msg_iovlen = 1;
+        header.msg_control = control;
+        header.msg_controllen = sizeof(control);
+        ssize_t n = ::recvmsg(sideFd_.get(), &header, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                logf(LogLevel::Warning, "Session of {}: side socket failed: {}; closing it", peer_, std::strerror(errno));
+                closeSideSocket();
+            }
+            break;
+        }
+        const int64_t stamp = kernelTimestampNs(header);
+        decoder_->sideReceived({data, size_t(n)}, stamp > 0 ? stamp : realtimeNowNs());
+    }
+    sendReplies();
+}
+
+void StreamConnection::setTick(std::chrono::milliseconds interval)
+{
+    tickInterval_ = interval;
+    if (!tickTimer_) tickTimer_ = loop_.makeTimer([this] { tickNow(); });
+    if (interval.count() > 0)
+        tickTimer_->arm(interval);
+    else
+        tickTimer_->disarm();
+}
+
+void StreamConnection::tickNow()
+{
+    if (closed_) return;
+    if (tickInterval_.count() > 0) tickTimer_->arm(tickInterval_);
+    decoder_->tick();
+    sendReplies();
+}
+
+std::optional<LinkCounters> StreamConnection::linkCounters(std::string_view interface)
+{
+    if (!services_ || !services_->linkCounters) return std::nullopt;
+    return services_->linkCounters(interface);
+}
 
 size_t StreamConnection::buffered() const
 {
@@ -407,6 +495,7 @@ void StreamConnection::writeSome()
         }
     }
     updateEvents();
+    if (sideWatch_ && !sideWatch_->events() && buffered() < kHighWater / 2) sideWatch_->setEvents(kReadable);
     if (wasFull_ && buffered() < kHighWater / 2) {
         wasFull_ = false;
         if (handlers_.onWritable) handlers_.onWritable(*this);
@@ -455,6 +544,8 @@ void StreamConnection::close(const std::string &reason)
     if (tls_ && !handshaking_) tls_->shutdown();
     tls_.reset();  // before the fd: the session must not outlive its socket
     fd_.reset();
+    closeSideSocket();
+    if (tickTimer_) tickTimer_->disarm();
     if (handlers_.onClosed) handlers_.onClosed(*this, reason);
 }
 

@@ -18,7 +18,7 @@
 
 namespace sockbridge {
 
-class StreamConnection {
+class StreamConnection final : public SessionHost {
 public:
     struct Handlers {
         // Whole messages decoded from what the peer sent.
@@ -42,7 +42,7 @@ public:
     // `connecting`: the fd has a non-blocking connect() in progress.
     StreamConnection(EventLoop &loop, UniqueFd fd, std::string peer, uint64_t id, const FormatKind &format,
                      const FormatOptions &options, bool messageMode, bool connecting, Handlers handlers);
-    ~StreamConnection();
+    ~StreamConnection() override;
     StreamConnection(const StreamConnection &) = delete;
     StreamConnection &operator=(const StreamConnection &) = delete;
 
@@ -88,6 +88,16 @@ public:
     // a raw byte stream or no pipe could be made.
     bool spliceTo(StreamConnection &target);
 
+    // Where the peer asked its messages to go (its session's choice, Decoder::target).
+    std::string_view target() const { return decoder_->target(); }
+
+    // SessionHost: a session format's side socket and tick.
+    bool openSideSocket(std::string_view target, std::string &why) override;
+    void closeSideSocket() override;
+    int sendSide(std::span<const uint8_t> datagram) override;
+    void setTick(std::chrono::milliseconds interval) override;
+    std::optional<LinkCounters> linkCounters(std::string_view interface) override;
+
 private:
     void handleEvents(uint32_t events);
     void finishConnect();
@@ -110,6 +120,8 @@ private:
     ssize_t transmit(const uint8_t *data, size_t size);
     // The reason for the last failed receive()/transmit(): TLS's own words, else strerror.
     std::string ioError(int error) const;
+    void readSide();
+    void tickNow();
 
     EventLoop &loop_;
     UniqueFd fd_;
@@ -162,6 +174,13 @@ private:
     UniqueFd pipeRead_;
     UniqueFd pipeWrite_;
     size_t pipeBytes_ = 0;
+
+    // Session formats: the side socket (fd before its watch) and the tick.
+    std::shared_ptr<const SessionServices> services_;
+    UniqueFd sideFd_;
+    std::unique_ptr<IoWatch> sideWatch_;
+    std::unique_ptr<Timer> tickTimer_;
+    std::chrono::milliseconds tickInterval_{0};
 };
 
 }  // namespace sockbridge

@@ -142,6 +142,7 @@ StreamConnection::Handlers StreamListener::routedHandlers()
             message.timestampNs = realtimeNowNs();
             message.peer = connection.peer();
             message.connectionId = connection.id();
+            message.target = connection.target();
             emit(std::move(message));
         }
     };

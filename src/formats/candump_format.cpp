@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // CandumpFormat: can-utils' text form of CAN frames, in both directions.
 #include "formats/candump_format.h"
+#include "formats/hex_digit.h"
 
 #include <fmt/format.h>
 
@@ -12,30 +13,6 @@ namespace sockbridge {
 namespace {
 
 constexpr char kHex[] = "0123456789ABCDEF";
-
-int hexValue(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-std::optional<uint32_t> parseHex(std::string_view digits)
-{
-    uint32_t value = 0;
-    for (char c : digits) {
-        int v = hexValue(c);
-        if (v < 0) return std::nullopt;
-        value = value << 4 | uint32_t(v);
-    }
-    return value;
-}
-
-bool validFdLength(size_t len)
-{
-    return len <= 8 || len == 12 || len == 16 || len == 20 || len == 24 || len == 32 || len == 48 || len == 64;
-}
 
 bool isSpace(char c) { return c == ' ' || c == '\t'; }
 
@@ -84,7 +61,7 @@ std::optional<CanFrame> CandumpFormat::parseFrame(std::string_view text, std::st
                                              : "the id must be 3 hex digits (standard) or 8 (extended)";
         return std::nullopt;
     }
-    auto id = parseHex(text.substr(0, hash));
+    auto id = parseHexDigits(text.substr(0, hash));
     if (!id) {
         why = "the id is not hex";
         return std::nullopt;
@@ -122,7 +99,7 @@ std::optional<CanFrame> CandumpFormat::parseFrame(std::string_view text, std::st
             frame.len = uint8_t(rest[0] - '0');
             rest.remove_prefix(1);
         }
-        if (rest.size() == 2 && rest[0] == '_' && hexValue(rest[1]) >= 9) rest = {};
+        if (rest.size() == 2 && rest[0] == '_' && hexDigitValue(rest[1]) >= 9) rest = {};
         if (!rest.empty()) {
             why = "a remote frame takes only a length digit 0..8 after 'R'";
             return std::nullopt;
@@ -134,7 +111,7 @@ std::optional<CanFrame> CandumpFormat::parseFrame(std::string_view text, std::st
             why = "an error frame cannot be a CAN FD frame";
             return std::nullopt;
         }
-        int flags = rest.size() > 1 ? hexValue(rest[1]) : -1;
+        int flags = rest.size() > 1 ? hexDigitValue(rest[1]) : -1;
         if (flags < 0 || flags > 7) {
             why = "'##' must be followed by the FD flags nibble 0..7 (BRS 1, ESI 2)";
             return std::nullopt;
@@ -149,9 +126,9 @@ std::optional<CanFrame> CandumpFormat::parseFrame(std::string_view text, std::st
             rest.remove_prefix(1);
             continue;
         }
-        if (rest[0] == '_' && !frame.isFd() && len == 8 && rest.size() == 2 && hexValue(rest[1]) >= 9) break;
-        if (rest.size() < 2 || hexValue(rest[0]) < 0 || hexValue(rest[1]) < 0) {
-            why = rest.size() < 2 && hexValue(rest[0]) >= 0 ? "odd number of hex digits in the data"
+        if (rest[0] == '_' && !frame.isFd() && len == 8 && rest.size() == 2 && hexDigitValue(rest[1]) >= 9) break;
+        if (rest.size() < 2 || hexDigitValue(rest[0]) < 0 || hexDigitValue(rest[1]) < 0) {
+            why = rest.size() < 2 && hexDigitValue(rest[0]) >= 0 ? "odd number of hex digits in the data"
                                                              : fmt::format("bad hex '{}' in the data", rest.substr(0, 2));
             return std::nullopt;
         }
@@ -160,10 +137,10 @@ std::optional<CanFrame> CandumpFormat::parseFrame(std::string_view text, std::st
                                : "more than 8 data bytes on a classic CAN frame (use '##' for CAN FD)";
             return std::nullopt;
         }
-        frame.data[len++] = uint8_t(hexValue(rest[0]) << 4 | hexValue(rest[1]));
+        frame.data[len++] = uint8_t(hexDigitValue(rest[0]) << 4 | hexDigitValue(rest[1]));
         rest.remove_prefix(2);
     }
-    if (frame.isFd() && !validFdLength(len)) {
+    if (frame.isFd() && !isValidFdLength(len)) {
         why = fmt::format("{} data bytes is not a CAN FD length (0..8, 12, 16, 20, 24, 32, 48, 64)", len);
         return std::nullopt;
     }

@@ -12,11 +12,6 @@ namespace {
 
 constexpr size_t kIdLengthSize = 5;  // can_id and the length byte: what every frame starts with
 
-bool validFdLength(size_t len)
-{
-    return len <= 8 || len == 12 || len == 16 || len == 20 || len == 24 || len == 32 || len == 48 || len == 64;
-}
-
 uint32_t bigEndian32(const uint8_t *p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
 
 }  // namespace
@@ -70,7 +65,7 @@ bool CannelloniFrameReader::check(std::string &error)
         error = fmt::format("a classic CAN frame of {} bytes (at most 8)", len);
         return false;
     }
-    if (fd && !validFdLength(len)) {
+    if (fd && !isValidFdLength(len)) {
         error = fmt::format("a CAN FD frame of {} bytes (CAN FD carries 0-8, 12, 16, 20, 24, 32, 48 or 64)", len);
         return false;
     }
@@ -119,7 +114,9 @@ bool CannelloniFormat::appendFrame(const Message &message, std::vector<uint8_t> 
  * proved complete (version 2, op code DATA, exactly `count` valid frames, no bytes after them).
  * The sequence number of each packet is compared with the one expected: a packet up to 127
  * ahead means the ones in between were lost (Decoder::takeLost()); one behind is a late or
- * repeated packet, neither loss nor a reason to move the expectation back.
+ * repeated packet: its frames are dropped, since passing them on would put them after frames
+ * sent later (a late packet was counted lost when the one after it came first; a repeated one
+ * holds duplicates). Frames leave in the order they were sent, or not at all.
  */
 CannelloniFormat::Decoder::Decoder(const FormatOptions &)
 {
@@ -139,21 +136,23 @@ void CannelloniFormat::Decoder::reset()
     inPacket_ = false;
     packetDone_ = false;
     count_ = framesLeft_ = 0;
+    late_ = false;
     frame_.reset();
     frames_.clear();
 }
 
-void CannelloniFormat::Decoder::countGap(uint8_t seq)
+bool CannelloniFormat::Decoder::countGap(uint8_t seq)
 {
     if (!haveSeq_) {
         haveSeq_ = true;
         expectedSeq_ = uint8_t(seq + 1);
-        return;
+        return true;
     }
     const uint8_t ahead = uint8_t(seq - expectedSeq_);
-    if (ahead >= 128) return;  // late or repeated
+    if (ahead >= 128) return false;  // late or repeated
     lost_ += ahead;
     expectedSeq_ = uint8_t(seq + 1);
+    return true;
 }
 
 bool CannelloniFormat::Decoder::readHeader()
@@ -161,7 +160,7 @@ bool CannelloniFormat::Decoder::readHeader()
     if (header_[0] != kVersion) return fail(fmt::format("unsupported cannelloni version {}", header_[0]));
     if (header_[1] != kOpData)
         return fail(fmt::format("unsupported cannelloni op code {} (only DATA, 0, carries frames)", header_[1]));
-    countGap(header_[2]);
+    late_ = !countGap(header_[2]);
     count_ = framesLeft_ = size_t(header_[3]) << 8 | header_[4];
     inPacket_ = true;
     packetDone_ = count_ == 0;
@@ -207,7 +206,8 @@ bool CannelloniFormat::Decoder::finish(std::vector<Payload> &out)
         return fail(fmt::format("the packet ended after {} of its {} frames{}", count_ - framesLeft_, count_,
                                 frame_.pending() ? fmt::format(" and {} bytes of the next", frame_.pending()) : ""));
     }
-    for (auto &frame : frames_) out.push_back(std::move(frame));
+    if (!late_)
+        for (auto &frame : frames_) out.push_back(std::move(frame));
     reset();
     return true;
 }

@@ -55,7 +55,8 @@ struct CannelloniFormat {
     private:
         bool fail(std::string why);
         bool readHeader();
-        void countGap(uint8_t seq);
+        // False for a late or repeated packet (its frames are dropped).
+        bool countGap(uint8_t seq);
         void reset();
 
         bool failed_ = false;
@@ -69,6 +70,7 @@ struct CannelloniFormat {
         std::vector<Payload> frames_;  // the packet's frames, yielded once it proved whole
         bool haveSeq_ = false;
         uint8_t expectedSeq_ = 0;
+        bool late_ = false;  // the packet being read came after a later one: not delivered
     };
 
     // encode(): a packet of one frame. batching(): packets of as many frames as the mtu holds.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -14,10 +15,25 @@
 #include <vector>
 
 #include "core/message.h"
+#include "core/unique_fd.h"
 
 namespace sockbridge {
 
 using Payload = std::vector<uint8_t>;
+
+// An interface's counters as the kernel keeps them (/sys/class/net/IF/statistics).
+struct LinkCounters {
+    uint64_t rxBytes = 0, rxPackets = 0, txBytes = 0, txPackets = 0;
+};
+
+// What the listener layer lends a session format that needs more than its connection
+// (socketcand's BCM mode: a CAN_BCM socket on the opened bus; its statistics: the bus's
+// counters). Formats know no sockets: the connection holds what openSocket returns.
+struct SessionServices {
+    // A non-blocking datagram socket for `target` (a bus name), or an invalid fd and `why`.
+    std::function<UniqueFd(std::string_view target, std::string &why)> openSocket;
+    std::function<std::optional<LinkCounters>(std::string_view interface)> linkCounters;
+};
 
 struct FormatOptions {
     size_t maxMessage = 65536;  // largest message a decoder accepts, in bytes
@@ -31,6 +47,26 @@ struct FormatOptions {
     std::vector<std::string> canBuses;
     bool anyCanBus = false;
     bool socketcandFd = false;
+    // socketcand BCM mode: the buses whose transmit jobs a session may set up (routed to with
+    // 'write: true' and no id rules, which the kernel's jobs would bypass); the services it uses.
+    std::vector<std::string> canWritableBuses;
+    std::shared_ptr<const SessionServices> sessionServices;
+};
+
+// What a session's connection does for its decoder besides sending replies: one side socket
+// (datagrams both ways) and a periodic tick. Implemented by StreamConnection.
+class SessionHost {
+public:
+    virtual ~SessionHost() = default;
+    // Opens the side socket for `target` through FormatOptions::sessionServices, closing one
+    // already open; false with `why`.
+    virtual bool openSideSocket(std::string_view target, std::string &why) = 0;
+    virtual void closeSideSocket() = 0;
+    // Writes one datagram to the side socket: 0, or -errno.
+    virtual int sendSide(std::span<const uint8_t> datagram) = 0;
+    // Calls Decoder::tick() every `interval` from now on; 0 stops.
+    virtual void setTick(std::chrono::milliseconds interval) = 0;
+    virtual std::optional<LinkCounters> linkCounters(std::string_view interface) = 0;
 };
 
 // Incremental decoder: feed it bytes as they arrive, it yields whole message payloads and keeps
@@ -51,6 +87,15 @@ public:
     // ... >"), moved to `out` in order. The connection sends each with its own send(), never
     // joined with other output, before anything encoded later. Other formats have none.
     virtual void takeReplies(std::vector<Payload> &) {}
+    // Session formats: the connection lends itself for side sockets and ticks (once, at start).
+    virtual void attach(SessionHost &) {}
+    // A datagram read from the side socket, stamped with the kernel's time; answers go to replies.
+    virtual void sideReceived(std::span<const uint8_t>, int64_t /*timestampNs*/) {}
+    // The periodic tick asked for with SessionHost::setTick; answers go to replies.
+    virtual void tick() {}
+    // Where what the peer sends should go (socketcand: the bus it opened): the decoded messages
+    // carry it as Message::target. Empty: wherever the routes take them.
+    virtual std::string_view target() const { return {}; }
     const std::string &error() const { return error_; }
     // Messages or packets the peer sent that never arrived, as the format's sequence numbers show,
     // since the last call; the caller adds them to its counters. 0 for formats without them.

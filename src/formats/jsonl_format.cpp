@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // JsonlFormat: one JSON object a line, with metadata and the payload as text, base64 or hex.
 #include "formats/jsonl_format.h"
+#include "formats/hex_digit.h"
 
 #include <array>
 #include <iterator>
@@ -216,17 +217,6 @@ bool decodeBase64(std::string_view text, Payload &out, std::string &why)
     return true;
 }
 
-int hexValue(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 // Hex digits in either case, two a byte, nothing between them.
 bool decodeHex(std::string_view text, Payload &out, std::string &why)
 {
@@ -237,8 +227,8 @@ bool decodeHex(std::string_view text, Payload &out, std::string &why)
     out.clear();
     out.reserve(text.size() / 2);
     for (size_t i = 0; i < text.size(); i += 2) {
-        const int hi = hexValue(text[i]);
-        const int lo = hexValue(text[i + 1]);
+        const int hi = hexDigitValue(text[i]);
+        const int lo = hexDigitValue(text[i + 1]);
         if (hi < 0 || lo < 0) {
             const size_t bad = hi < 0 ? i : i + 1;
             why = describeCharacter(text[bad], bad);

@@ -2,104 +2,26 @@
 // SocketcandFormat: socketcand's ASCII protocol, server side (RAW and CONTROL mode basics).
 #include "formats/socketcand_format.h"
 
+#include <linux/can/bcm.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
+
+#include "formats/socketcand_bcm.h"
+#include "formats/socketcand_words.h"
 
 namespace sockbridge {
 
 namespace {
 
-constexpr size_t kMaxCommand = 1024;  // "< fdsend 12345678 0F 64 " and 64 bytes fit many times over
+constexpr size_t kMaxCommand = 8192;  // a muxfilter of 257 frames: 257 * 8 bytes of 3 characters
 constexpr char kHex[] = "0123456789ABCDEF";
 
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-int hexValue(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-std::optional<uint32_t> parseHex(std::string_view digits, size_t maxDigits)
-{
-    if (digits.empty() || digits.size() > maxDigits) return std::nullopt;
-    uint32_t value = 0;
-    for (char c : digits) {
-        int v = hexValue(c);
-        if (v < 0) return std::nullopt;
-        value = value << 4 | uint32_t(v);
-    }
-    return value;
-}
-
-std::optional<unsigned> parseDecimal(std::string_view digits)
-{
-    if (digits.empty() || digits.size() > 3) return std::nullopt;
-    unsigned value = 0;
-    for (char c : digits) {
-        if (c < '0' || c > '9') return std::nullopt;
-        value = value * 10 + unsigned(c - '0');
-    }
-    return value;
-}
-
-bool validFdLength(size_t len)
-{
-    return len <= 8 || len == 12 || len == 16 || len == 20 || len == 24 || len == 32 || len == 48 || len == 64;
-}
-
-std::vector<std::string_view> wordsOf(std::string_view text)
-{
-    std::vector<std::string_view> words;
-    size_t i = 0;
-    while (i < text.size()) {
-        while (i < text.size() && isSpace(text[i])) ++i;
-        size_t start = i;
-        while (i < text.size() && !isSpace(text[i])) ++i;
-        if (i > start) words.push_back(text.substr(start, i - start));
-    }
-    return words;
-}
-
-// Words go back to the client inside "< error ... >": no '<' or '>', and not too long.
-std::string shown(std::string_view word)
-{
-    std::string out(word.substr(0, 32));
-    std::replace_if(out.begin(), out.end(), [](char c) { return c == '<' || c == '>' || c < 0x20 || c > 0x7e; }, '?');
-    return out;
-}
-
-// socketcand's ids: 8 hex digits are an extended id, fewer a standard one. An id above 7FF with
-// fewer digits is taken as extended too: python-can (4.1) writes ids without leading zeros.
-std::optional<uint32_t> parseId(std::string_view word, std::string &why)
-{
-    auto id = parseHex(word, 8);
-    if (!id) {
-        why = fmt::format("bad can_id {}", shown(word));
-        return std::nullopt;
-    }
-    if (word.size() == 8 || *id > CanFrame::kSffMask) {
-        if (*id > CanFrame::kEffMask) {
-            why = fmt::format("can_id {} is above 1FFFFFFF", shown(word));
-            return std::nullopt;
-        }
-        return *id | CanFrame::kEffFlag;
-    }
-    return *id;
-}
-
-void appendId(const CanFrame &frame, std::string &out)
-{
-    if (frame.isExtended())
-        out += fmt::format("{:08X}", frame.id & CanFrame::kEffMask);
-    else
-        out += fmt::format("{:03X}", frame.id & CanFrame::kSffMask);
-}
-
 }  // namespace
+
+using namespace socketcand;
 
 SessionCodec SocketcandFormat::makeSession(const FormatOptions &options)
 {
@@ -109,8 +31,7 @@ SessionCodec SocketcandFormat::makeSession(const FormatOptions &options)
 
 std::optional<std::string> SocketcandFormat::frameLine(const CanFrame &frame, int64_t timestampNs, bool fd)
 {
-    int64_t ns = std::max<int64_t>(timestampNs, 0);
-    std::string time = fmt::format("{}.{:06}", ns / 1'000'000'000, ns % 1'000'000'000 / 1000);
+    const std::string time = timeText(timestampNs);
     std::string line;
     if (frame.isError()) {
         // As socketcand: the error class bits of the id, then the time; the data bytes are not sent.
@@ -218,35 +139,20 @@ void SocketcandFormat::Decoder::command(std::string_view text, std::vector<Paylo
         for (const auto &bus : s.options.canBuses) line += bus + " ";
         reply(line + ">");
     } else if (verb == "open") {
-        if (words.size() != 2)
-            reply("< error open takes one bus name >");
-        else if (s.mode != Mode::NoBus)
-            reply("< error a bus is already open >");
-        else if (words[1].size() > 16 ||
-                 (!s.options.anyCanBus && std::find(s.options.canBuses.begin(), s.options.canBuses.end(), words[1]) ==
-                                              s.options.canBuses.end()))
-            reply("< error could not open bus >");
-        else {
-            s.bus = std::string(words[1]);
-            s.mode = Mode::Bcm;
-            reply("< ok >");
-        }
-    } else if (verb == "rawmode" || verb == "controlmode") {
+        open(words);
+    } else if (verb == "rawmode" || verb == "controlmode" || verb == "bcmmode") {
         if (words.size() != 1)
             reply(fmt::format("< error {} takes no arguments >", verb));
         else if (s.mode == Mode::NoBus)
             reply("< error no bus is open >");
         else {
-            s.mode = verb == "rawmode" ? Mode::Raw : Mode::Control;
+            switchMode(verb == "rawmode" ? Mode::Raw : verb == "bcmmode" ? Mode::Bcm : Mode::Control);
             reply("< ok >");
         }
-    } else if (verb == "bcmmode") {
-        reply("< error bcmmode not supported >");
     } else if (verb == "isotpmode") {
         reply("< error isotpmode not supported >");
     } else if (verb == "statistics") {
-        reply(s.mode == Mode::Control ? "< error statistics not supported >"
-                                      : "< error statistics is a controlmode command >");
+        statistics(words);
     } else if (verb == "send" || verb == "sendrtr" || verb == "fdsend" || verb == "sendfd") {
         if (s.mode == Mode::NoBus)
             reply("< error no bus is open >");
@@ -254,16 +160,145 @@ void SocketcandFormat::Decoder::command(std::string_view text, std::vector<Paylo
             reply(fmt::format("< error {} is not a controlmode command >", verb));
         else
             sendFrame(words, out);
+    } else if (isBcmCommand(verb)) {
+        if (s.mode != Mode::Bcm)
+            reply(fmt::format("< error {} is a bcmmode command >", verb));
+        else
+            bcmCommand(words);
     } else {
         reply("< error unknown command >");
     }
+}
+
+void SocketcandFormat::Decoder::open(const std::vector<std::string_view> &words)
+{
+    Session &s = *session_;
+    if (words.size() != 2)
+        reply("< error open takes one bus name >");
+    else if (s.mode != Mode::NoBus)
+        reply("< error a bus is already open >");
+    else if (words[1].size() > 16 ||
+             (!s.options.anyCanBus &&
+              std::find(s.options.canBuses.begin(), s.options.canBuses.end(), words[1]) == s.options.canBuses.end()))
+        reply("< error could not open bus >");
+    else {
+        s.bus = std::string(words[1]);
+        s.mode = Mode::Bcm;
+        reply("< ok >");
+    }
+}
+
+// As socketcand: leaving BCM mode closes its socket (the kernel ends its jobs), leaving CONTROL
+// mode stops the statistics.
+void SocketcandFormat::Decoder::switchMode(Mode mode)
+{
+    Session &s = *session_;
+    if (s.mode == Mode::Bcm && mode != Mode::Bcm && bcmSocketOpen_) {
+        host_->closeSideSocket();
+        bcmSocketOpen_ = false;
+    }
+    if (s.mode == Mode::Control && mode != Mode::Control && host_) host_->setTick(std::chrono::milliseconds(0));
+    s.mode = mode;
+}
+
+/**
+ * \brief "< statistics MS >" in CONTROL mode: "< stat RBYTES RPACKETS TBYTES TPACKETS >" every MS
+ *
+ * As socketcand: the opened bus's interface counters, no reply on success, 0 stops.
+ */
+void SocketcandFormat::Decoder::statistics(const std::vector<std::string_view> &words)
+{
+    if (session_->mode != Mode::Control) {
+        reply("< error statistics is a controlmode command >");
+        return;
+    }
+    auto interval = words.size() == 2 ? parseDecimal(words[1], 9) : std::nullopt;
+    if (!interval) {
+        reply("< error syntax: statistics MILLISECONDS >");
+        return;
+    }
+    if (!host_) {
+        reply("< error statistics not available >");
+        return;
+    }
+    host_->setTick(std::chrono::milliseconds(*interval));
+}
+
+void SocketcandFormat::Decoder::tick()
+{
+    const Session &s = *session_;
+    if (s.mode != Mode::Control || !host_) return;
+    std::optional<LinkCounters> counters = host_->linkCounters(s.bus);
+    if (!counters) {
+        reply(fmt::format("< error no statistics for {} >", s.bus));
+        host_->setTick(std::chrono::milliseconds(0));
+        return;
+    }
+    reply(fmt::format("< stat {} {} {} {} >", counters->rxBytes, counters->rxPackets, counters->txBytes,
+                      counters->txPackets));
+}
+
+bool SocketcandFormat::Decoder::mayTransmit() const
+{
+    const auto &writable = session_->options.canWritableBuses;
+    return std::find(writable.begin(), writable.end(), session_->bus) != writable.end();
+}
+
+/**
+ * \brief A BCM-mode job command, written to the session's own CAN_BCM socket on its bus
+ *
+ * The socket is opened at the first job (socketcand opens it on entering BCM mode); the kernel
+ * runs the jobs and ends them when the socket closes. Transmit jobs need a bus the listener
+ * writes to (canWritableBuses). What the kernel refuses is answered "< error ... >".
+ */
+void SocketcandFormat::Decoder::bcmCommand(const std::vector<std::string_view> &words)
+{
+    Session &s = *session_;
+    std::string why;
+    std::optional<BcmCommand> command = parseBcmCommand(words, s.options.socketcandFd, why);
+    if (!command) {
+        reply(fmt::format("< error {} >", why));
+        return;
+    }
+    if (command->transmits && !mayTransmit()) {
+        reply(fmt::format("< error {}: no route writes to {} (write: true, no id rules) >", words[0], s.bus));
+        return;
+    }
+    if (!host_) {
+        reply("< error bcmmode jobs not available >");
+        return;
+    }
+    if (!bcmSocketOpen_) {
+        if (!host_->openSideSocket(s.bus, why)) {
+            reply(fmt::format("< error cannot open a CAN_BCM socket on {}: {} >", s.bus, shown(why)));
+            return;
+        }
+        bcmSocketOpen_ = true;
+    }
+    int result = host_->sendSide(bcmRequestBytes(command->request));
+    if (result == -EINVAL && command->retryAsFd && s.options.socketcandFd) {
+        command->request.flags |= CAN_FD_FRAME;
+        result = host_->sendSide(bcmRequestBytes(command->request));
+    }
+    if (result < 0)
+        reply(fmt::format("< error {} failed: {} >", words[0],
+                          result == -EINVAL && command->retryAsFd ? "no such job" : std::strerror(-result)));
+}
+
+void SocketcandFormat::Decoder::sideReceived(std::span<const uint8_t> bytes, int64_t timestampNs)
+{
+    if (session_->mode != Mode::Bcm) return;
+    std::optional<BcmEvent> event = parseBcmMessage(bytes);
+    if (!event) return;
+    if (auto line = bcmLine(*event, timestampNs, session_->options.socketcandFd)) reply(*line);
 }
 
 /**
  * \brief "< send ID LEN B0 B1 ... >", "< sendrtr ID DLC >", "< fdsend ID FLAGS LEN B0 ... >"
  *
  * As socketcand reads them: ID hex, 8 digits for an extended id; LEN decimal; each data byte 1 or
- * 2 hex digits; FLAGS hex (BRS 1, ESI 2; FDF 4 accepted). "sendfd" is taken for "fdsend".
+ * 2 hex digits; FLAGS hex (BRS 1, ESI 2; FDF 4 accepted). "sendfd" is taken for "fdsend". The
+ * frame goes out through the routes, to the opened bus only (Decoder::target).
  */
 void SocketcandFormat::Decoder::sendFrame(std::vector<std::string_view> &words, std::vector<Payload> &out)
 {
@@ -274,57 +309,39 @@ void SocketcandFormat::Decoder::sendFrame(std::vector<std::string_view> &words, 
         reply("< error CAN FD is off on this listener >");
         return;
     }
-    const size_t fixed = fd ? 4 : 3;  // verb, id, [flags,] length
-    if (words.size() < fixed) {
+    if (words.size() < (fd ? 4u : 3u)) {
         reply(fmt::format("< error {} needs a can_id and a length >", verb));
         return;
     }
     std::string why;
     CanFrame frame;
-    auto id = parseId(words[1], why);
-    if (!id) {
-        reply(fmt::format("< error {} >", why));
-        return;
-    }
-    frame.id = *id;
-    if (fd) {
-        auto flags = parseHex(words[2], 2);
-        if (!flags || (*flags & ~uint32_t(CanFrame::kBrs | CanFrame::kEsi | CanFrame::kFdf))) {
-            reply(fmt::format("< error bad CAN FD flags {} (BRS 1, ESI 2) >", shown(words[2])));
-            return;
-        }
-        frame.flags = uint8_t(*flags) | CanFrame::kFdf;
-    }
-    auto len = parseDecimal(words[fixed - 1]);
-    size_t maxLen = fd ? 64 : 8;
-    if (!len || *len > maxLen || (fd && !validFdLength(*len))) {
-        reply(fmt::format("< error bad length {} >", shown(words[fixed - 1])));
-        return;
-    }
-    frame.len = uint8_t(*len);
     if (rtr) {
-        if (words.size() != fixed) {
+        // No data: the length is the DLC the remote frame asks for.
+        if (words.size() != 3) {
             reply("< error sendrtr takes no data >");
             return;
         }
-        frame.id |= CanFrame::kRtrFlag;
-    } else {
-        if (words.size() != fixed + *len) {
-            reply(fmt::format("< error length {} but {} data bytes >", *len, words.size() - fixed));
+        auto id = parseId(words[1], why);
+        auto len = parseDecimal(words[2]);
+        if (!id || !len || *len > 8) {
+            reply(fmt::format("< error {} >", id ? fmt::format("bad length {}", shown(words[2])) : why));
             return;
         }
-        for (size_t i = 0; i < *len; ++i) {
-            auto byte = parseHex(words[fixed + i], 2);
-            if (!byte) {
-                reply(fmt::format("< error bad data byte {} >", shown(words[fixed + i])));
-                return;
-            }
-            frame.data[i] = uint8_t(*byte);
-        }
+        frame.id = *id | CanFrame::kRtrFlag;
+        frame.len = uint8_t(*len);
+    } else if (!parseFrameWords(words, 1, fd, frame, why)) {
+        reply(fmt::format("< error {} >", why));
+        return;
     }
     Payload payload;
     frame.appendTo(payload);
     out.push_back(std::move(payload));
+}
+
+std::string_view SocketcandFormat::Decoder::target() const
+{
+    const Session &s = *session_;
+    return s.mode == Mode::NoBus ? std::string_view() : std::string_view(s.bus);
 }
 
 /**

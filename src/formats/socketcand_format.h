@@ -16,8 +16,8 @@ namespace sockbridge {
 
 struct SocketcandFormat {
     // What a connection has chosen so far. socketcand's modes: NO_BUS until "< open >", then BCM
-    // (its default; here only "< send >" works in it), RAW ("< rawmode >": every frame of the
-    // bus goes to the client) and CONTROL ("< controlmode >").
+    // (its default: jobs on the session's own CAN_BCM socket, "< send >"), RAW ("< rawmode >":
+    // every frame of the bus goes to the client) and CONTROL ("< controlmode >": statistics).
     enum class Mode { NoBus, Bcm, Raw, Control };
 
     // One per connection, shared by its decoder (commands) and encoder (frames to the client).
@@ -37,7 +37,8 @@ struct SocketcandFormat {
     static std::optional<std::string> frameLine(const CanFrame &frame, int64_t timestampNs, bool fd);
 
     // Splits what the client sends into "< ... >" commands and answers them. Never fails: a bad
-    // command gets "< error ... >" and the session goes on. "< send >" yields a CAN frame.
+    // command gets "< error ... >" and the session goes on. "< send >" yields a CAN frame for the
+    // opened bus; BCM jobs go to the connection's side socket, their frames come back as replies.
     class Decoder final : public sockbridge::Decoder {
     public:
         explicit Decoder(std::shared_ptr<Session> session);
@@ -45,13 +46,24 @@ struct SocketcandFormat {
         [[nodiscard]] bool finish(std::vector<Payload> &out) override;
         size_t pending() const override { return command_.size(); }
         void takeReplies(std::vector<Payload> &out) override;
+        void attach(SessionHost &host) override { host_ = &host; }
+        void sideReceived(std::span<const uint8_t> bytes, int64_t timestampNs) override;
+        void tick() override;
+        std::string_view target() const override;
 
     private:
         void command(std::string_view text, std::vector<Payload> &out);
         void reply(std::string_view text);
+        void open(const std::vector<std::string_view> &words);
+        void switchMode(Mode mode);
+        void statistics(const std::vector<std::string_view> &words);
+        void bcmCommand(const std::vector<std::string_view> &words);
+        bool mayTransmit() const;
         void sendFrame(std::vector<std::string_view> &words, std::vector<Payload> &out);
 
         std::shared_ptr<Session> session_;
+        SessionHost *host_ = nullptr;  // the connection; null in tests without one
+        bool bcmSocketOpen_ = false;
         std::string command_;
         bool inCommand_ = false;
         bool skipping_ = false;  // after an overlong command: drop up to its '>'

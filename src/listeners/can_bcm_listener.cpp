@@ -20,6 +20,7 @@
 
 #include "core/bcm_message.h"
 #include "core/can_frame.h"
+#include "core/kernel_timestamp.h"
 #include "core/link_monitor.h"
 #include "core/listener.h"
 #include "core/log.h"
@@ -131,6 +132,7 @@ protected:
         while (pending_.size() < kMaxPending) {
             MessagePtr message = nextInput();
             if (!message) break;
+            if (addressedElsewhere(*message, options_.interface)) continue;
             const char *why = nullptr;
             std::optional<CanFrame> frame = frameForBus(*message, options_.fd, why);
             if (!frame) {
@@ -267,13 +269,7 @@ private:
             }
             Message message;
             message.linkType = kLinkTypeCanSocketCan;
-            for (cmsghdr *c = CMSG_FIRSTHDR(&header); c; c = CMSG_NXTHDR(&header, c)) {
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-                    timespec ts;
-                    std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-                    message.timestampNs = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-                }
-            }
+            message.timestampNs = kernelTimestampNs(header);
             if (message.timestampNs <= 0) message.timestampNs = realtimeNowNs();
             message.ifindex = ifindex_;
             message.peer = options_.interface;
@@ -353,11 +349,6 @@ public:
         return std::make_unique<CanBcmListener>(name, loop, options);
     }
 };
-
-bool validFdLength(size_t len)
-{
-    return len <= 8 || len == 12 || len == 16 || len == 20 || len == 24 || len == 32 || len == 48 || len == 64;
-}
 
 // "11 22 33 44", "01020304", "11.22", "0x1122": hex byte pairs, optionally separated by spaces,
 // '.' or ':'.
@@ -455,7 +446,7 @@ void parseTransmit(OptionReader &reader, const YAML::Node &item, BcmOptions &opt
             job.error("data", fmt::format("{} data bytes: a classic CAN frame carries at most 8 (set 'fd: true' for "
                                           "CAN FD)",
                                           data->size()));
-        } else if (fd && (data->size() > 64 || !validFdLength(data->size()))) {
+        } else if (fd && (data->size() > 64 || !isValidFdLength(data->size()))) {
             job.error("data", fmt::format("{} data bytes is not a CAN FD length (0..8, 12, 16, 20, 24, 32, 48, 64)",
                                           data->size()));
         } else {

@@ -90,7 +90,7 @@ TEST(CanConfig, ReportsBadCanKeysWithPositions)
 {
     EXPECT_THAT(errorsOf(R"(listeners:
   a: {type: can, interface: vcan0, filters: ["12G", "100/700"], join: true, error_frames: maybe}
-  b: {type: can, interface: any, wait: true}
+  b: {type: can, interface: any, wait: true, coalesce: 200ms}
   c: {type: can}
 routes:
   - from: a
@@ -103,6 +103,7 @@ routes:
                             "\"18DAF110/1FFFFFFF\")",
                             "can.yaml:2:91: 'error_frames' must be a whole number, not 'maybe'",
                             "can.yaml:3:40: 'wait' is for a named interface, not 'any'",
+                            "can.yaml:3:56: 'coalesce' must be at most 100ms",
                             "can.yaml:4:6: a can listener needs 'interface: NAME' (vcan0, can0) or 'any'",
                             "can.yaml:9:17: range '0x100-0x0FF' ends before it starts",
                             "can.yaml:9:30: 'allow_ids' lists what may pass: '!' is for 'filter_ids'",
@@ -178,18 +179,23 @@ TEST(CanConfig, SocketcandOffersTheRoutedCanInterfaces)
   a: {type: can, interface: vcan0}
   b: {type: can, interface: vcan1}
   c: {type: can, interface: vcan2}
+  d: {type: can, interface: vcan3}
   sc: {type: tcp, listen: 127.0.0.1:7000, format: socketcand, socketcand_fd: true}
 routes:
   - {from: [b, a], to: sc}
   - {from: sc, to: a, write: true}
+  - {from: sc, to: d, write: true, allow_ids: [0x100]}
 )",
                                 "can.yaml");
     const ListenerSpec *sc = config.findListener("sc");
     ASSERT_NE(sc, nullptr);
-    EXPECT_THAT(sc->formatOptions.canBuses, ElementsAre("vcan0", "vcan1"));
+    EXPECT_THAT(sc->formatOptions.canBuses, ElementsAre("vcan0", "vcan1", "vcan3"));
+    // BCM transmit jobs bypass the route: only where it writes with no id rules.
+    EXPECT_THAT(sc->formatOptions.canWritableBuses, ElementsAre("vcan0"));
+    EXPECT_NE(sc->formatOptions.sessionServices, nullptr);
     EXPECT_FALSE(sc->formatOptions.anyCanBus);
     EXPECT_TRUE(sc->formatOptions.socketcandFd);
-    EXPECT_EQ(sc->derived, "socketcand buses: vcan0 vcan1");
+    EXPECT_EQ(sc->derived, "socketcand buses: vcan0 vcan1 vcan3");
 }
 
 TEST(CanConfig, SocketcandNeedsAStreamAndItsOwnKey)

@@ -251,7 +251,9 @@ TEST(CannelloniFormat, DecoderRecoversAfterAFinishedDatagramAndFailsForGoodAfter
     auto decoder = udpDecoder();
     std::vector<Payload> out;
     ASSERT_EQ(decodeDatagram(*decoder, kExamplePacket, out), "");
-    ASSERT_EQ(decodeDatagram(*decoder, kExamplePacket, out), "");
+    Payload next = kExamplePacket;
+    ++next[2];  // the next sequence number: the same packet again would be a repeat, dropped
+    ASSERT_EQ(decodeDatagram(*decoder, next, out), "");
     EXPECT_EQ(out.size(), 8u);
     EXPECT_FALSE(decoder->feed(Payload{0x09, 0, 0, 0, 0}, out));
     EXPECT_FALSE(decoder->feed(kExamplePacket, out));
@@ -279,6 +281,32 @@ TEST(CannelloniFormat, CountsSequenceGapsAsLostPacketsAcrossTheWrap)
     EXPECT_EQ(packet(5), 0u);
     EXPECT_EQ(packet(132), 126u);  // as far ahead as counts
     EXPECT_EQ(decoder->takeLost(), 0u);  // taken
+}
+
+// UDP may deliver datagrams out of order: frames never leave in an order other than the sender's.
+TEST(CannelloniFormat, DropsTheFramesOfLateAndRepeatedPackets)
+{
+    auto decoder = udpDecoder();
+    std::vector<Payload> out;
+    auto packetWith = [&](uint8_t seq, uint32_t id) {
+        Payload datagram = header(seq, 1);
+        EXPECT_TRUE(CannelloniFormat::appendFrame(canMessage(canonical(id, range(1, 2))), datagram));
+        return datagram;
+    };
+    auto ids = [&] {
+        std::vector<uint32_t> seen;
+        for (const auto &p : out) seen.push_back(CanFrame::parse(p)->id);
+        out.clear();
+        return seen;
+    };
+    EXPECT_EQ(decodeDatagram(*decoder, packetWith(7, 0x107), out), "");
+    EXPECT_EQ(decodeDatagram(*decoder, packetWith(9, 0x109), out), "");
+    EXPECT_EQ(decoder->takeLost(), 1u) << "8 missing";
+    EXPECT_EQ(decodeDatagram(*decoder, packetWith(8, 0x108), out), "") << "late: not an error";
+    EXPECT_EQ(decodeDatagram(*decoder, packetWith(9, 0x109), out), "") << "repeated";
+    EXPECT_EQ(decodeDatagram(*decoder, packetWith(10, 0x10A), out), "");
+    EXPECT_EQ(ids(), (std::vector<uint32_t>{0x107u, 0x109u, 0x10Au}));
+    EXPECT_EQ(decoder->takeLost(), 0u);
 }
 
 TEST(CannelloniFormat, RoundTripKeepsFramesAndOrder)

@@ -15,6 +15,11 @@
 #include "core/stream_connection.h"
 #include "formats/socketcand_format.h"
 
+#include <linux/can.h>
+#include <linux/can/bcm.h>
+
+#include <cstring>
+
 using namespace sockbridge;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
@@ -184,10 +189,9 @@ TEST(SocketcandFormat, MalformedCommandsGetErrorsAndTheSessionGoesOn)
     EXPECT_THAT(c.feed("< sendrtr 123 2 01 >"), ElementsAre("< error sendrtr takes no data >"));
     EXPECT_THAT(c.feed("< send <bad> >"), ElementsAre("< error unterminated command >", "< error unknown command >",
                                                        "< error text outside a command >"));
-    EXPECT_THAT(c.feed("< bcmmode >"), ElementsAre("< error bcmmode not supported >"));
     EXPECT_THAT(c.feed("< isotpmode >"), ElementsAre("< error isotpmode not supported >"));
     EXPECT_THAT(c.feed("< fdsend 123 1 2 01 02 >"), ElementsAre("< error CAN FD is off on this listener >"));
-    EXPECT_THAT(c.feed("< " + std::string(2000, 'x') + " > < echo >"),
+    EXPECT_THAT(c.feed("< " + std::string(9000, 'x') + " > < echo >"),
                 ElementsAre("< error command too long >", "< echo >"));
     EXPECT_THAT(c.frames(), IsEmpty());
     EXPECT_THAT(c.feed("< send 123 1 01 >"), IsEmpty());
@@ -201,7 +205,8 @@ TEST(SocketcandFormat, ListEchoAndControlMode)
     EXPECT_THAT(c.feed("< list >< echo >"), ElementsAre("< list vcan0 vcan1 >", "< echo >"));
     EXPECT_THAT(c.feed("< open vcan0 >< controlmode >"), ElementsAre("< ok >", "< ok >"));
     EXPECT_EQ(c.encode(messageOf(frameOf(0x123, {1}))), "") << "no frames in CONTROL mode";
-    EXPECT_THAT(c.feed("< statistics 1000 >"), ElementsAre("< error statistics not supported >"));
+    EXPECT_THAT(c.feed("< statistics 1000 >"), ElementsAre("< error statistics not available >"))
+        << "without a connection to tick it";
     EXPECT_THAT(c.feed("< send 123 0 >"), ElementsAre("< error send is not a controlmode command >"));
     EXPECT_THAT(c.feed("< rawmode >"), ElementsAre("< ok >"));
     EXPECT_EQ(c.encode(messageOf(frameOf(0x123, {1}))), "< frame 123 1700000000.123456 01 >");
@@ -230,6 +235,256 @@ TEST(SocketcandFormat, AnyBusAcceptsEveryName)
     o.anyCanBus = true;
     Client c(o);
     EXPECT_THAT(c.feed("< open can7 >"), ElementsAre("< ok >"));
+}
+
+// The connection's side as the session sees it: what it opened, wrote and was asked to tick.
+struct FakeHost final : SessionHost {
+    std::vector<std::string> opened;
+    std::vector<std::vector<uint8_t>> written;
+    std::vector<int64_t> ticks;  // milliseconds asked for, in order
+    bool sideOpen = false;
+    std::function<int(const bcm_msg_head &)> kernel = [](const bcm_msg_head &) { return 0; };
+    std::optional<LinkCounters> counters = LinkCounters{100, 10, 40, 5};
+
+    bool openSideSocket(std::string_view target, std::string &why) override
+    {
+        if (target == "vcan9") {
+            why = "no interface vcan9";
+            return false;
+        }
+        opened.emplace_back(target);
+        sideOpen = true;
+        return true;
+    }
+    void closeSideSocket() override { sideOpen = false; }
+    int sendSide(std::span<const uint8_t> datagram) override
+    {
+        written.emplace_back(datagram.begin(), datagram.end());
+        return kernel(head(written.size() - 1));
+    }
+    void setTick(std::chrono::milliseconds interval) override { ticks.push_back(interval.count()); }
+    std::optional<LinkCounters> linkCounters(std::string_view interface) override
+    {
+        return interface == "vcan0" ? counters : std::nullopt;
+    }
+    bcm_msg_head head(size_t i) const
+    {
+        bcm_msg_head h;
+        std::memcpy(&h, written.at(i).data(), sizeof(h));
+        return h;
+    }
+    can_frame frame(size_t i, size_t n = 0) const
+    {
+        can_frame f;
+        std::memcpy(&f, written.at(i).data() + sizeof(bcm_msg_head) + n * CAN_MTU, sizeof(f));
+        return f;
+    }
+};
+
+FormatOptions bcmOptions(bool fd = false)
+{
+    FormatOptions o = optionsWith(fd);
+    o.canWritableBuses = {"vcan0"};
+    return o;
+}
+
+struct BcmClient : Client {
+    explicit BcmClient(FormatOptions o = bcmOptions()) : Client(std::move(o)) { codec.decoder->attach(host); }
+    FakeHost host;
+};
+
+// What a CAN_BCM socket reads back for a received frame: RX_CHANGED with the frame.
+std::vector<uint8_t> rxChanged(const CanFrame &frame)
+{
+    bcm_msg_head head{};
+    head.opcode = RX_CHANGED;
+    head.can_id = frame.id;
+    head.nframes = 1;
+    can_frame raw{};
+    raw.can_id = frame.id;
+    raw.len = frame.len;
+    std::memcpy(raw.data, frame.data.data(), frame.len);
+    std::vector<uint8_t> bytes(sizeof(head) + sizeof(raw));
+    std::memcpy(bytes.data(), &head, sizeof(head));
+    std::memcpy(bytes.data() + sizeof(head), &raw, sizeof(raw));
+    return bytes;
+}
+
+TEST(SocketcandBcm, AddUpdateDeleteAreTheTxOpsSocketcandWrites)
+{
+    BcmClient c;
+    EXPECT_THAT(c.feed("< open vcan0 >"), ElementsAre("< ok >")) << "BCM mode is the default";
+    EXPECT_THAT(c.host.opened, IsEmpty()) << "the CAN_BCM socket is opened at the first job";
+    EXPECT_THAT(c.feed("< add 1 500000 123 2 11 f2 >"), IsEmpty()) << "socketcand answers nothing on success";
+    EXPECT_THAT(c.host.opened, ElementsAre("vcan0"));
+    ASSERT_EQ(c.host.written.size(), 1u);
+    bcm_msg_head h = c.host.head(0);
+    EXPECT_EQ(h.opcode, uint32_t(TX_SETUP));
+    EXPECT_EQ(h.flags, uint32_t(SETTIMER | STARTTIMER)) << "no TX_ANNOUNCE: the first frame after one interval";
+    EXPECT_EQ(h.count, 0u);
+    EXPECT_EQ(h.ival2.tv_sec, 1);
+    EXPECT_EQ(h.ival2.tv_usec, 500000);
+    EXPECT_EQ(h.can_id, 0x123u);
+    EXPECT_EQ(h.nframes, 1u);
+    EXPECT_EQ(c.host.written[0].size(), sizeof(bcm_msg_head) + CAN_MTU);
+    can_frame f = c.host.frame(0);
+    EXPECT_EQ(f.can_id, 0x123u);
+    EXPECT_EQ(f.len, 2);
+    EXPECT_EQ(f.data[0], 0x11);
+    EXPECT_EQ(f.data[1], 0xf2);
+
+    EXPECT_THAT(c.feed("< update 00000123 1 AA >"), IsEmpty());
+    h = c.host.head(1);
+    EXPECT_EQ(h.opcode, uint32_t(TX_SETUP));
+    EXPECT_EQ(h.flags, 0u) << "timers untouched";
+    EXPECT_EQ(h.can_id, 0x123u | CAN_EFF_FLAG) << "8 digits: extended";
+    EXPECT_EQ(c.host.frame(1).data[0], 0xAA);
+
+    EXPECT_THAT(c.feed("< delete 123 >"), IsEmpty());
+    h = c.host.head(2);
+    EXPECT_EQ(h.opcode, uint32_t(TX_DELETE));
+    EXPECT_EQ(h.can_id, 0x123u);
+    EXPECT_THAT(c.host.opened, ElementsAre("vcan0")) << "one socket per session";
+}
+
+TEST(SocketcandBcm, FilterMuxfilterSubscribeUnsubscribeAreTheRxOps)
+{
+    BcmClient c;
+    c.feed("< open vcan0 >");
+    EXPECT_THAT(c.feed("< filter 0 250000 123 8 FF 00 F8 00 00 00 00 00 >"), IsEmpty());
+    bcm_msg_head h = c.host.head(0);
+    EXPECT_EQ(h.opcode, uint32_t(RX_SETUP));
+    EXPECT_EQ(h.flags, uint32_t(SETTIMER));
+    EXPECT_EQ(h.ival1.tv_sec, 0);
+    EXPECT_EQ(h.ival1.tv_usec, 0);
+    EXPECT_EQ(h.ival2.tv_usec, 250000) << "the throttle";
+    EXPECT_EQ(h.nframes, 1u);
+    can_frame mask = c.host.frame(0);
+    EXPECT_EQ(mask.len, 8);
+    EXPECT_EQ(mask.data[0], 0xFF);
+    EXPECT_EQ(mask.data[2], 0xF8);
+
+    EXPECT_THAT(c.feed("< muxfilter 0 0 123 2 FF 00 00 00 00 00 00 00 33 FF FF FF FF FF FF FF >"), IsEmpty());
+    h = c.host.head(1);
+    EXPECT_EQ(h.opcode, uint32_t(RX_SETUP));
+    EXPECT_EQ(h.nframes, 2u);
+    EXPECT_EQ(c.host.written[1].size(), sizeof(bcm_msg_head) + 2 * CAN_MTU);
+    EXPECT_EQ(c.host.frame(1, 0).data[0], 0xFF);
+    EXPECT_EQ(c.host.frame(1, 1).data[0], 0x33);
+    EXPECT_EQ(c.host.frame(1, 1).data[7], 0xFF);
+
+    EXPECT_THAT(c.feed("< subscribe 1 0 1ABCDEF0 >"), IsEmpty());
+    h = c.host.head(2);
+    EXPECT_EQ(h.opcode, uint32_t(RX_SETUP));
+    EXPECT_EQ(h.flags, uint32_t(RX_FILTER_ID | SETTIMER));
+    EXPECT_EQ(h.ival2.tv_sec, 1);
+    EXPECT_EQ(h.can_id, 0x1ABCDEF0u | CAN_EFF_FLAG);
+    EXPECT_EQ(h.nframes, 0u);
+
+    EXPECT_THAT(c.feed("< unsubscribe 1ABCDEF0 >"), IsEmpty());
+    EXPECT_EQ(c.host.head(3).opcode, uint32_t(RX_DELETE));
+}
+
+TEST(SocketcandBcm, ReceivedFramesPrintedAsSocketcandsBcmModeDoes)
+{
+    BcmClient c;
+    c.feed("< open vcan0 >< subscribe 0 0 123 >");
+    c.codec.decoder->sideReceived(rxChanged(frameOf(0x123, {0x11, 0x22})), 1'700'000'000'123'456'789);
+    c.codec.decoder->sideReceived(rxChanged(frameOf(0x1ABCDEF0 | CanFrame::kEffFlag, {})), 5'000'001'000);
+    c.codec.decoder->sideReceived({}, 0);  // not a BCM message: ignored
+    EXPECT_THAT(c.feed(""), ElementsAre("< frame 123 1700000000.123456 11 22  >", "< frame 1ABCDEF0 5.000001  >"));
+    c.feed("< rawmode >");
+    EXPECT_FALSE(c.host.sideOpen) << "leaving BCM mode closes the socket: the kernel ends its jobs";
+    c.codec.decoder->sideReceived(rxChanged(frameOf(0x123, {1})), 0);
+    EXPECT_THAT(c.feed(""), IsEmpty());
+}
+
+TEST(SocketcandBcm, BadJobsGetErrorsAndTheSessionGoesOn)
+{
+    BcmClient c;
+    EXPECT_THAT(c.feed("< add 1 0 123 1 01 >"), ElementsAre("< error add is a bcmmode command >"));
+    c.feed("< open vcan1 >");
+    EXPECT_THAT(c.feed("< add 1 0 123 1 01 >"),
+                ElementsAre("< error add: no route writes to vcan1 (write: true, no id rules) >"));
+    EXPECT_THAT(c.feed("< subscribe 0 0 123 >"), IsEmpty()) << "receiving needs no write";
+    EXPECT_THAT(c.feed("< subscribe 0 0 >"), ElementsAre("< error syntax: subscribe SEC USEC ID >"));
+    EXPECT_THAT(c.feed("< subscribe 0 1000000 123 >"),
+                ElementsAre("< error bad interval 0 1000000 (seconds up to 34560000, microseconds up to 999999) >"));
+    EXPECT_THAT(c.feed("< filter 0 0 123 2 FF >"), ElementsAre("< error length 2 but 1 data bytes >"));
+    EXPECT_THAT(c.feed("< filter 0 0 123 9 1 2 3 4 5 6 7 8 9 >"), ElementsAre("< error bad length 9 >"));
+    EXPECT_THAT(c.feed("< muxfilter 0 0 123 1 FF 00 00 00 00 00 00 00 >"),
+                ElementsAre("< error bad frame count 1 (2 to 257: the mux mask and a filter per mux value) >"));
+    EXPECT_THAT(c.feed("< muxfilter 0 0 123 2 FF 00 >"), ElementsAre("< error 2 frames need 16 data bytes, not 2 >"));
+    EXPECT_THAT(c.feed("< unsubscribe >"), ElementsAre("< error syntax: unsubscribe ID >"));
+    EXPECT_THAT(c.feed("< fdsubscribe 0 0 123 >"), ElementsAre("< error CAN FD is off on this listener >"));
+    c.host.kernel = [](const bcm_msg_head &) { return -EINVAL; };
+    EXPECT_THAT(c.feed("< unsubscribe 456 >"), ElementsAre("< error unsubscribe failed: no such job >"));
+    EXPECT_EQ(c.host.written.size(), 2u) << "only the two good jobs and the refused one reached the kernel";
+    EXPECT_THAT(c.feed("< echo >"), ElementsAre("< echo >"));
+}
+
+TEST(SocketcandBcm, NoSocketForABusThatIsGone)
+{
+    FormatOptions o = bcmOptions();
+    o.anyCanBus = true;
+    BcmClient c(o);
+    c.feed("< open vcan9 >");
+    EXPECT_THAT(c.feed("< subscribe 0 0 123 >"),
+                ElementsAre("< error cannot open a CAN_BCM socket on vcan9: no interface vcan9 >"));
+}
+
+TEST(SocketcandBcm, CanFdFormsWithSocketcandFd)
+{
+    BcmClient c(bcmOptions(true));
+    c.feed("< open vcan0 >");
+    EXPECT_THAT(c.feed("< fdadd 0 10000 123 1 12 0 1 2 3 4 5 6 7 8 9 a b >"), IsEmpty());
+    bcm_msg_head h = c.host.head(0);
+    EXPECT_EQ(h.flags, uint32_t(SETTIMER | STARTTIMER | CAN_FD_FRAME));
+    ASSERT_EQ(c.host.written[0].size(), sizeof(bcm_msg_head) + CANFD_MTU);
+    canfd_frame f;
+    std::memcpy(&f, c.host.written[0].data() + sizeof(bcm_msg_head), sizeof(f));
+    EXPECT_EQ(f.len, 12);
+    EXPECT_EQ(f.flags, CANFD_BRS);
+    EXPECT_EQ(f.data[11], 0x0b);
+    EXPECT_THAT(c.feed("< fdsubscribe 0 0 124 >"), IsEmpty());
+    EXPECT_EQ(c.host.head(1).flags, uint32_t(RX_FILTER_ID | SETTIMER | CAN_FD_FRAME));
+    // A classic job of that id is unknown to the kernel: delete tries the CAN FD one.
+    c.host.kernel = [](const bcm_msg_head &head) { return head.flags & CAN_FD_FRAME ? 0 : -EINVAL; };
+    EXPECT_THAT(c.feed("< delete 123 >"), IsEmpty());
+    EXPECT_EQ(c.host.head(3).flags, uint32_t(CAN_FD_FRAME));
+}
+
+TEST(SocketcandControl, StatisticsEveryIntervalAsSocketcandSendsThem)
+{
+    BcmClient c;
+    c.feed("< open vcan0 >");
+    EXPECT_THAT(c.feed("< statistics 100 >"), ElementsAre("< error statistics is a controlmode command >"));
+    EXPECT_THAT(c.feed("< controlmode >< statistics 100 >"), ElementsAre("< ok >"));
+    EXPECT_THAT(c.host.ticks, ElementsAre(100));
+    c.codec.decoder->tick();
+    EXPECT_THAT(c.feed(""), ElementsAre("< stat 100 10 40 5 >"));
+    EXPECT_THAT(c.feed("< statistics x >"), ElementsAre("< error syntax: statistics MILLISECONDS >"));
+    EXPECT_THAT(c.feed("< statistics 0 >"), IsEmpty());
+    EXPECT_THAT(c.feed("< statistics 50 >< bcmmode >"), ElementsAre("< ok >"));
+    EXPECT_THAT(c.host.ticks, ElementsAre(100, 0, 50, 0)) << "leaving CONTROL mode stops them";
+    c.host.counters.reset();
+    c.feed("< controlmode >");
+    c.codec.decoder->tick();
+    EXPECT_THAT(c.feed(""), ElementsAre("< error no statistics for vcan0 >"));
+}
+
+TEST(SocketcandFormat, SendGoesToTheOpenedBusOnly)
+{
+    Client c;
+    EXPECT_EQ(c.codec.decoder->target(), "");
+    c.feed("< open vcan1 >");
+    EXPECT_EQ(c.codec.decoder->target(), "vcan1") << "messages carry it as Message::target";
+    Message m = messageOf(frameOf(0x123, {1}));
+    m.target = "vcan1";
+    EXPECT_TRUE(addressedElsewhere(m, "vcan0"));
+    EXPECT_FALSE(addressedElsewhere(m, "vcan1"));
+    m.target.clear();
+    EXPECT_FALSE(addressedElsewhere(m, "vcan0")) << "no target: every routed bus";
 }
 
 // StreamConnection over an AF_UNIX datagram pair: each send() arrives as one datagram, so the
