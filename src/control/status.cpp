@@ -20,6 +20,13 @@ nlohmann::json countersJson(const Counters &c)
             {"connects", c.connects},      {"reconnects", c.reconnects}};
 }
 
+nlohmann::json countersJson(const Listener &listener)
+{
+    nlohmann::json counters = countersJson(listener.counters());
+    for (const auto &[key, value] : listener.extraCounters()) counters[key] = value;
+    return counters;
+}
+
 std::string kindOf(const Manager &manager, const std::string &name)
 {
     for (const auto &id : manager.applied().listeners)
@@ -112,7 +119,7 @@ nlohmann::json StatusReport::status(Clock::time_point now)
                              {"state", state},
                              {"describe", listener->describe()},
                              {"peers", listener->peers()},
-                             {"counters", countersJson(c)},
+                             {"counters", countersJson(*listener)},
                              {"rates", rates(key, c, base, seconds)}});
         current[key] = c;
     }
@@ -149,7 +156,7 @@ nlohmann::json StatusReport::status(Clock::time_point now)
 nlohmann::json StatusReport::stats() const
 {
     nlohmann::json listeners = nlohmann::json::object();
-    for (const auto &listener : manager_.listeners()) listeners[listener->name()] = countersJson(listener->counters());
+    for (const auto &listener : manager_.listeners()) listeners[listener->name()] = countersJson(*listener);
     nlohmann::json routes = nlohmann::json::object();
     for (const auto &route : manager_.routes()) routes[route->name()] = countersJson(route->counters());
     return {{"listeners", std::move(listeners)}, {"routes", std::move(routes)}};
