@@ -1,0 +1,243 @@
+# SPDX-License-Identifier: MIT
+# mqtt listener against a real mosquitto: publish, subscribe, broker and daemon restarts with the spool, limits, 100 clients.
+import json
+import signal
+import socket
+import threading
+
+import harness
+import mqtt_broker
+from harness import Daemon, check, check_equal
+from mqtt_broker import Broker, Subscriber, first_occurrence_order
+
+
+def send_udp(port, payloads):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for payload in payloads:
+            sock.sendto(payload, ("127.0.0.1", port))
+
+
+def numbered(first, count, size=0):
+    """Payloads "seq 000042" (padded with '.' to `size` bytes): the order is read back from them."""
+    return [(b"seq %06d" % n).ljust(size, b".") for n in range(first, first + count)]
+
+
+def sequence_numbers(messages):
+    return [int(payload[4:10]) for _, payload in messages]
+
+
+def mqtt_counters(daemon, name="mq"):
+    return daemon.counters()["listeners"][name]
+
+
+def test_udp_messages_are_published_with_their_topics_and_payloads():
+    port_in = harness.free_udp_port()
+    with harness.temp_dir() as tmp, Broker(tmp) as broker, \
+            Subscriber(broker.port, ["fleet/#", "json/#"]) as sub:
+        config = f"""\
+listeners:
+  in: {{type: udp, bind: 127.0.0.1:{port_in}}}
+  mq: {{type: mqtt, broker: 127.0.0.1:{broker.port}, qos: 1, topic: "fleet/{{hostname}}/{{listener}}/{{kind}}/{{can_id}}"}}
+  mqj: {{type: mqtt, broker: 127.0.0.1:{broker.port}, qos: 0, format: jsonl, topic: "json/{{source}}/{{peer}}"}}
+routes:
+  - {{from: in, to: [mq, mqj]}}
+daemon: {{control: none}}
+"""
+        with Daemon(config, tmp) as daemon:
+            daemon.wait_for_log(r"Listener 'mq': connected to the broker 127\.0\.0\.1:\d+ as 'sockbridge-.*-mq'")
+            daemon.wait_for_log(r"Listener 'mqj': connected to the broker")
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                sender.bind(("127.0.0.1", 0))
+                sender_port = sender.getsockname()[1]
+                payloads = [b"hello", b"\x00\x01binary\xff", b"third"]
+                for p in payloads:
+                    sender.sendto(p, ("127.0.0.1", port_in))
+            messages = sub.wait_messages(6)
+            host = socket.gethostname()
+            raw = [m for m in messages if m[0].startswith("fleet/")]
+            check_equal(raw, [(f"fleet/{host}/in/datagram/none", p) for p in payloads], "raw messages on fleet/#")
+            js = [m for m in messages if m[0].startswith("json/")]
+            check_equal([t for t, _ in js], [f"json/in/127.0.0.1:{sender_port}"] * 3, "jsonl topics")
+            decoded = [json.loads(p) for _, p in js]
+            check_equal([d["source"] for d in decoded], ["in"] * 3, "jsonl source")
+            check_equal(decoded[0]["text"], "hello", "jsonl text of the first message")
+            check_equal(daemon.stop(), 0, "exit code")
+            final = daemon.final_counters()["listeners"]
+            check_equal((final["mq"]["messages_out"], final["mq"]["bytes_out"]), (3, 5 + 9 + 5), "mq out counters")
+            check_equal(final["mqj"]["messages_out"], 3, "mqj.messages_out")
+
+
+def test_subscribed_messages_go_to_udp_and_other_topics_do_not():
+    port_out = harness.free_udp_port()
+    with harness.temp_dir() as tmp, Broker(tmp) as broker, harness.udp_socket(port=port_out) as receiver:
+        config = f"""\
+listeners:
+  mq: {{type: mqtt, broker: 127.0.0.1:{broker.port}, subscribe: ["cmd/+/set", "all/#"]}}
+  out: {{type: udp, peer: 127.0.0.1:{port_out}}}
+routes:
+  - {{from: mq, to: out}}
+daemon: {{control: none}}
+"""
+        with Daemon(config, tmp) as daemon:
+            since = broker.mark()
+            daemon.wait_for_log(r"Listener 'mq': connected to the broker")
+            # mosquitto logs each subscription (log_type subscribe) once it is in place.
+            broker.wait_for_log(r"sockbridge-\S+-mq 1 all/#", since=since, what="the daemon's subscriptions")
+            mqtt_broker.publish(broker.port, "cmd/a/get", b"not subscribed")
+            mqtt_broker.publish(broker.port, "cmd/a/set", b"set 1")
+            mqtt_broker.publish(broker.port, "all/x/y", b"all 2")
+            check_equal(harness.recv_datagram(receiver), b"set 1", "first datagram")
+            check_equal(harness.recv_datagram(receiver), b"all 2", "second datagram")
+            harness.assert_no_datagram(receiver)
+            check_equal(daemon.stop(), 0, "exit code")
+            mq = daemon.final_counters()["listeners"]["mq"]
+            check_equal((mq["messages_in"], mq["drops"]), (2, 0), "mq messages_in and drops")
+
+
+def spool_config(port_in, broker_port, spool, max_size="64MiB", name="mq"):
+    return f"""\
+listeners:
+  in: {{type: udp, bind: 127.0.0.1:{port_in}, receive_buffer: 4MiB}}
+  {name}: {{type: mqtt, broker: 127.0.0.1:{broker_port}, qos: 1, topic: "seq/{{listener}}",
+        spool: {{path: {spool}, max_size: {max_size}}}, reconnect: {{initial: 20ms, max: 200ms}}}}
+routes:
+  - {{from: in, to: {name}, queue: {{max_messages: 100000, max_bytes: 64MiB}}}}
+daemon: {{control: none}}
+"""
+
+
+def test_broker_stopped_mid_stream_every_message_arrives_in_order():
+    port_in = harness.free_udp_port()
+    with harness.temp_dir() as tmp:
+        broker = Broker(tmp, persistence=True)
+        broker.start()
+        with Subscriber(broker.port, "seq/#", client_id="it-seq") as sub, \
+                Daemon(spool_config(port_in, broker.port, f"{tmp}/spool"), tmp) as daemon:
+            daemon.wait_for_log(r"Listener 'mq': connected to the broker")
+            send_udp(port_in, numbered(0, 300))
+            sub.wait_messages(100, what="the first 100 messages before the broker stops")
+            broker.stop()
+            since = daemon.mark()
+            daemon.wait_for_log(r"Listener 'mq': no connection to the broker", since=since)
+            send_udp(port_in, numbered(300, 300))
+            daemon.wait_counter(lambda c: c["listeners"]["in"]["messages_in"] == 600, what="600 messages read")
+            c = mqtt_counters(daemon)
+            check(c["spool_messages"] > 0, f"nothing spooled while the broker was down: {c}")
+            mark = sub.mark()
+            since = daemon.mark()
+            broker.start()
+            daemon.wait_for_log(r"Listener 'mq': connected to the broker", since=since)
+            sub.wait_connected(mark)
+            harness.wait_until(lambda: len(set(sequence_numbers(sub.messages()))) >= 600, what="all 600 messages")
+            order = first_occurrence_order(sequence_numbers(sub.messages()))
+            check_equal(order, list(range(600)), "sequence numbers in order of first arrival")
+            daemon.wait_counter(lambda c: c["listeners"]["mq"]["spool_messages"] == 0, what="an empty spool")
+            check_equal(daemon.stop(), 0, "exit code")
+            mq = daemon.final_counters()["listeners"]["mq"]
+            check_equal((mq["drops"], mq["spool_dropped"], mq["spooled"]), (0, 0, 600), "drops, spool_dropped, spooled")
+            check(mq["reconnects"] >= 1, f"mq.reconnects is {mq['reconnects']}")
+            check_equal(mq["messages_out"], 600, "mq.messages_out (acknowledged by the broker)")
+        broker.stop()
+
+
+def persistent_session(broker, client_id):
+    """Subscribes once so the broker (with persistence) queues QoS 1 messages for `client_id`."""
+    with Subscriber(broker.port, "seq/#", client_id=client_id):
+        pass
+
+
+def test_daemon_restarts_with_a_non_empty_spool_and_delivers_everything():
+    port_in = harness.free_udp_port()
+    with harness.temp_dir() as tmp:
+        broker = Broker(tmp, persistence=True)
+        broker.start()
+        persistent_session(broker, "it-restart")
+        broker.stop()  # down while the daemon spools
+        config = spool_config(port_in, broker.port, f"{tmp}/spool")
+        with Daemon(config, tmp) as first:
+            first.wait_for_log(r"Listener 'mq': no connection to the broker")
+            send_udp(port_in, numbered(0, 200))
+            first.wait_counter(lambda c: c["listeners"]["mq"]["spool_messages"] == 200, what="200 spooled")
+            check_equal(first.stop(sig=signal.SIGTERM), 0, "exit code after SIGTERM")
+        with Daemon(config, tmp) as second:
+            second.wait_for_log(r"Listener 'mq': spool '.*' holds 200 messages")
+            send_udp(port_in, numbered(200, 100))
+            second.wait_counter(lambda c: c["listeners"]["mq"]["spool_messages"] == 300, what="300 spooled")
+            second.kill()  # SIGKILL: nothing is flushed on the way out
+        broker.start()
+        with Daemon(config, tmp) as third, Subscriber(broker.port, "seq/#", client_id="it-restart") as sub:
+            third.wait_for_log(r"Listener 'mq': spool '.*' holds 300 messages")
+            messages = sub.wait_messages(300)
+            check_equal(sequence_numbers(messages), list(range(300)), "every spooled message, once, in order")
+            third.wait_counter(lambda c: c["listeners"]["mq"]["spool_messages"] == 0, what="an empty spool")
+            check_equal(third.stop(), 0, "exit code")
+            check_equal(third.final_counters()["listeners"]["mq"]["messages_out"], 300, "messages_out after restart")
+        broker.stop()
+
+
+def test_spool_limit_drops_are_counted_exactly():
+    port_in = harness.free_udp_port()
+    with harness.temp_dir() as tmp:
+        broker = Broker(tmp, persistence=True)
+        broker.start()
+        persistent_session(broker, "it-limit")
+        broker.stop()
+        sent = 200
+        with Daemon(spool_config(port_in, broker.port, f"{tmp}/spool", max_size="64KiB"), tmp) as daemon:
+            daemon.wait_for_log(r"Listener 'mq': no connection to the broker")
+            send_udp(port_in, numbered(0, sent, size=1000))
+            c = daemon.wait_counter(lambda c: c["listeners"]["mq"]["spooled"] + c["listeners"]["mq"]["spool_dropped"]
+                                    == sent, what="every message spooled or dropped")["listeners"]["mq"]
+            kept, dropped = c["spooled"], c["spool_dropped"]
+            # 64KiB holds 1018-byte records (1000 + topic + 12 bytes of framing) less segment headers.
+            check(55 <= kept <= 64, f"spooled {kept} of {sent} 1000-byte messages into 64KiB")
+            check_equal(c["drops"], dropped, "drops (= spool_dropped)")
+            check(c["spool_bytes"] <= 64 * 1024, f"spool_bytes {c['spool_bytes']} over the limit")
+            daemon.wait_for_log(r"Listener 'mq': dropping messages: the spool is full \(65536 bytes\)")
+            broker.start()
+            with Subscriber(broker.port, "seq/#", client_id="it-limit") as sub:
+                messages = sub.wait_messages(kept)
+                check_equal(sequence_numbers(messages), list(range(kept)), "the first messages, in order")
+                daemon.wait_counter(lambda c: c["listeners"]["mq"]["messages_out"] == kept, what="all acknowledged")
+                harness.wait_until(lambda: len(sub.messages()) >= kept, what="messages")
+            check_equal(daemon.stop(), 0, "exit code")
+            final = daemon.final_counters()["listeners"]["mq"]
+            check_equal(final["messages_out"] + final["spool_dropped"], sent, "delivered + dropped")
+        broker.stop()
+
+
+def test_one_hundred_clients_publish_into_one_broker():
+    port_in = harness.free_udp_port()
+    clients, each = 100, 20
+    listeners = "\n".join(f"  mq{i}: {{type: mqtt, broker: 127.0.0.1:{{port}}, qos: 1, topic: \"load/{{{{listener}}}}\"}}"
+                          for i in range(clients))
+    with harness.temp_dir() as tmp, Broker(tmp) as broker, Subscriber(broker.port, "load/#") as sub:
+        config = f"""\
+listeners:
+  in: {{type: udp, bind: 127.0.0.1:{port_in}}}
+{listeners.format(port=broker.port)}
+routes:
+  - {{from: in, to: [{", ".join(f"mq{i}" for i in range(clients))}]}}
+daemon: {{control: none}}
+"""
+        with Daemon(config, tmp) as daemon:
+            daemon.wait_counter(lambda c: all(c["listeners"][f"mq{i}"]["connects"] == 1 for i in range(clients)),
+                                what="100 connected clients")
+            send_udp(port_in, numbered(0, each))
+            messages = sub.wait_messages(clients * each, timeout=60)
+            per_topic = {}
+            for topic, payload in messages:
+                per_topic.setdefault(topic, []).append(int(payload[4:10]))
+            check_equal(sorted(per_topic), sorted(f"load/mq{i}" for i in range(clients)), "topics")
+            for topic, numbers in per_topic.items():
+                check_equal(numbers, list(range(each)), f"messages on {topic}")
+            check_equal(daemon.stop(), 0, "exit code")
+            final = daemon.final_counters()["listeners"]
+            check_equal(sum(final[f"mq{i}"]["messages_out"] for i in range(clients)), clients * each,
+                        "messages_out over 100 clients")
+        connected = {l.split(" as ")[1].split(" ")[0] for l in broker.output.lines if "New client connected" in l}
+        check_equal(len([c for c in connected if c.startswith("sockbridge-")]), clients, "distinct client ids")
+
+
+if __name__ == "__main__":
+    harness.main()
