@@ -159,13 +159,11 @@ class Subscriber:
         return self.messages()
 
     def close(self):
+        # SIGKILL: mosquitto_sub may sit out a SIGTERM; its session (if any) stays on the broker.
         if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+            self.proc.kill()
+            self.proc.wait(10)
+        self.output.thread.join(10)
 
     def __enter__(self):
         return self

@@ -209,13 +209,13 @@ def test_spool_limit_drops_are_counted_exactly():
 def test_one_hundred_clients_publish_into_one_broker():
     port_in = harness.free_udp_port()
     clients, each = 100, 20
-    listeners = "\n".join(f"  mq{i}: {{type: mqtt, broker: 127.0.0.1:{{port}}, qos: 1, topic: \"load/{{{{listener}}}}\"}}"
-                          for i in range(clients))
     with harness.temp_dir() as tmp, Broker(tmp) as broker, Subscriber(broker.port, "load/#") as sub:
+        listeners = "\n".join(f"  mq{i}: {{type: mqtt, broker: 127.0.0.1:{broker.port}, qos: 1, "
+                              f"topic: \"load/mq{i}/{{listener}}\"}}" for i in range(clients))
         config = f"""\
 listeners:
   in: {{type: udp, bind: 127.0.0.1:{port_in}}}
-{listeners.format(port=broker.port)}
+{listeners}
 routes:
   - {{from: in, to: [{", ".join(f"mq{i}" for i in range(clients))}]}}
 daemon: {{control: none}}
@@ -228,7 +228,7 @@ daemon: {{control: none}}
             per_topic = {}
             for topic, payload in messages:
                 per_topic.setdefault(topic, []).append(int(payload[4:10]))
-            check_equal(sorted(per_topic), sorted(f"load/mq{i}" for i in range(clients)), "topics")
+            check_equal(sorted(per_topic), sorted(f"load/mq{i}/in" for i in range(clients)), "topics")
             for topic, numbers in per_topic.items():
                 check_equal(numbers, list(range(each)), f"messages on {topic}")
             check_equal(daemon.stop(), 0, "exit code")
