@@ -286,6 +286,9 @@ bool Spool::readNext(std::vector<uint8_t> &out)
 // A position at the end of a segment that is not the last one moves to the next segment's start.
 void Spool::skipSegmentEnds(Position &position) const
 {
+    // A position in a segment already deleted (all of it acknowledged) moves to the oldest one.
+    if (!segments_.empty() && position.sequence < segments_.front().sequence)
+        position = {segments_.front().sequence, kHeaderBytes};
     for (size_t i = 0; i + 1 < segments_.size(); ++i)
         if (segments_[i].sequence == position.sequence && position.offset >= segments_[i].size)
             position = {segments_[i + 1].sequence, kHeaderBytes};
