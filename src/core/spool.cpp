@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -109,6 +110,10 @@ Spool::Spool(SpoolOptions options)
     std::string cursorPath = options_.directory + "/cursor";
     cursorFd_ = UniqueFd(::open(cursorPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
     if (!cursorFd_) throw failure("open", cursorPath);
+    // One writer per spool: another daemon, or another listener of this one, is refused.
+    if (::flock(cursorFd_.get(), LOCK_EX | LOCK_NB) < 0)
+        throw SpoolError(fmt::format("Failed to lock the spool '{}': {}", options_.directory,
+                                     errno == EWOULDBLOCK ? "another listener or process uses it" : std::strerror(errno)));
     recover();
 }
 

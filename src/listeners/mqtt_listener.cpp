@@ -158,7 +158,7 @@ bool parseTls(OptionReader &reader, MqttSettings &settings)
     tls.keyFile = options.string("key_file").value_or("");
     tls.insecure = options.boolean("insecure").value_or(false);
     if (tls.caFile.empty() && tls.caPath.empty())
-        reader.errors().add(node, "'tls' needs 'ca_file' or 'ca_path': the certificates the broker's is checked against");
+        reader.errors().add(node, "'tls' needs 'ca_file' or 'ca_path' to check the broker's certificate");
     if (tls.certFile.empty() != tls.keyFile.empty())
         reader.errors().add(node, "'tls' needs both 'cert_file' and 'key_file' for a client certificate, or neither");
     for (auto [key, path] : {std::pair{"ca_file", &tls.caFile}, {"cert_file", &tls.certFile}, {"key_file", &tls.keyFile}})

@@ -183,6 +183,28 @@ TEST_F(SpoolTest, Spool_RefusesRecordsBeyondItsLimitAndTakesMoreOnceSpaceIsFree)
     EXPECT_EQ(spool.append(record(payload)), 0);
 }
 
+TEST_F(SpoolTest, Spool_WritesTheDocumentedSegmentFormat)
+{
+    {
+        Spool spool(options());
+        // docs/fleet.md, "The spool on disk": topic "t", payload "hi" as the mqtt listener stores it.
+        ASSERT_EQ(spool.append(std::vector<uint8_t>{0x00, 0x01, 't', 'h', 'i'}), 0);
+    }
+    auto files = segments();
+    ASSERT_EQ(files.size(), 1u);
+    std::ifstream in(files[0], std::ios::binary);
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::vector<uint8_t> documented = {0x53, 0x42, 0x53, 0x50, 0x4f, 0x4f, 0x4c, 0x31, 0x05, 0x00, 0x00,
+                                             0x00, 0xa7, 0x68, 0x2c, 0xb4, 0x00, 0x01, 0x74, 0x68, 0x69};
+    EXPECT_EQ(bytes, documented);
+}
+
+TEST_F(SpoolTest, Spool_OneWriterAtATime)
+{
+    Spool first(options());
+    EXPECT_THROW(Spool second(options()), SpoolError);
+}
+
 TEST_F(SpoolTest, Spool_Crc32IsIeee)
 {
     const std::string check = "123456789";
