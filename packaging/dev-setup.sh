@@ -12,7 +12,7 @@ packages=(meson ninja-build g++ pkg-config libsystemd-dev libyaml-cpp-dev libfmt
 if [ "$with_tests" = 1 ]; then
     packages+=(libgtest-dev libgmock-dev python3 iproute2 socat netcat-openbsd procps tcpdump
                tshark qemu-system-x86 busybox-static kmod cpio can-utils xz-utils zstd python3-can
-               mosquitto mosquitto-clients)
+               mosquitto mosquitto-clients openssl)
 fi
 
 stage() { printf '== %s\n' "$*"; stage_start=$(date +%s); }

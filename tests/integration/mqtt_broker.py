@@ -117,8 +117,9 @@ class Subscriber:
     `client_id` makes it a persistent session (clean session off) that survives a broker restart
     when the broker has persistence."""
 
-    def __init__(self, port, topic, client_id=None):
-        command = ["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-d", "-F", "M %t %x"]
+    def __init__(self, port, topic, client_id=None, extra=(), host="127.0.0.1"):
+        command = ["stdbuf", "-oL", "mosquitto_sub", "-h", host, "-p", str(port), "-q", "1", "-d", "-F", "M %t %x",
+                   *extra]
         for t in ([topic] if isinstance(topic, str) else topic):
             command += ["-t", t]
         if client_id:

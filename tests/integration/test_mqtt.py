@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: MIT
 # mqtt listener against a real mosquitto: publish, subscribe, broker and daemon restarts with the spool, limits, 100 clients.
 import json
+import shutil
 import signal
 import socket
 import threading
+import time
 
 import harness
 import mqtt_broker
@@ -11,10 +13,13 @@ from harness import Daemon, check, check_equal
 from mqtt_broker import Broker, Subscriber, first_occurrence_order
 
 
-def send_udp(port, payloads):
+def send_udp(port, payloads, pause=0.0):
+    """`pause` paces a stream (a sender's rhythm, not a wait for anything)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for payload in payloads:
             sock.sendto(payload, ("127.0.0.1", port))
+            if pause:
+                time.sleep(pause)
 
 
 def numbered(first, count, size=0):
@@ -108,35 +113,39 @@ daemon: {{control: none}}
 
 def test_broker_stopped_mid_stream_every_message_arrives_in_order():
     port_in = harness.free_udp_port()
+    total = 3000
     with harness.temp_dir() as tmp:
         broker = Broker(tmp, persistence=True)
         broker.start()
         with Subscriber(broker.port, "seq/#", client_id="it-seq") as sub, \
                 Daemon(spool_config(port_in, broker.port, f"{tmp}/spool"), tmp) as daemon:
             daemon.wait_for_log(r"Listener 'mq': connected to the broker")
-            send_udp(port_in, numbered(0, 300))
-            sub.wait_messages(100, what="the first 100 messages before the broker stops")
-            broker.stop()
+            # A steady stream, so the broker goes away with messages in flight.
+            stream = threading.Thread(target=send_udp, args=(port_in, numbered(0, total), 0.0005), daemon=True)
+            stream.start()
+            sub.wait_messages(200, what="the first 200 messages before the broker stops")
             since = daemon.mark()
+            broker.stop()
             daemon.wait_for_log(r"Listener 'mq': no connection to the broker", since=since)
-            send_udp(port_in, numbered(300, 300))
-            daemon.wait_counter(lambda c: c["listeners"]["in"]["messages_in"] == 600, what="600 messages read")
-            c = mqtt_counters(daemon)
-            check(c["spool_messages"] > 0, f"nothing spooled while the broker was down: {c}")
+            stream.join(harness.IO_TIMEOUT)
+            check(not stream.is_alive(), "the sender did not finish")
+            c = daemon.wait_counter(lambda c: c["listeners"]["in"]["messages_in"] == total, what="every message read")
+            check(c["listeners"]["mq"]["spool_messages"] > 0, f"nothing spooled while the broker was down: {c}")
             mark = sub.mark()
             since = daemon.mark()
             broker.start()
             daemon.wait_for_log(r"Listener 'mq': connected to the broker", since=since)
             sub.wait_connected(mark)
-            harness.wait_until(lambda: len(set(sequence_numbers(sub.messages()))) >= 600, what="all 600 messages")
-            order = first_occurrence_order(sequence_numbers(sub.messages()))
-            check_equal(order, list(range(600)), "sequence numbers in order of first arrival")
+            harness.wait_until(lambda: len(set(sequence_numbers(sub.messages()))) >= total, what="every message")
+            numbers = sequence_numbers(sub.messages())
+            check_equal(first_occurrence_order(numbers), list(range(total)), "sequence numbers in order of first arrival")
             daemon.wait_counter(lambda c: c["listeners"]["mq"]["spool_messages"] == 0, what="an empty spool")
             check_equal(daemon.stop(), 0, "exit code")
             mq = daemon.final_counters()["listeners"]["mq"]
-            check_equal((mq["drops"], mq["spool_dropped"], mq["spooled"]), (0, 0, 600), "drops, spool_dropped, spooled")
+            check_equal((mq["drops"], mq["spool_dropped"], mq["spooled"]), (0, 0, total), "drops, spool_dropped, spooled")
             check(mq["reconnects"] >= 1, f"mq.reconnects is {mq['reconnects']}")
-            check_equal(mq["messages_out"], 600, "mq.messages_out (acknowledged by the broker)")
+            check_equal(mq["messages_out"], total, "mq.messages_out (acknowledged by the broker)")
+            print(f"broker restart: {len(numbers) - total} duplicates of {total} (QoS 1: at least once)")
         broker.stop()
 
 
@@ -204,6 +213,59 @@ def test_spool_limit_drops_are_counted_exactly():
             final = daemon.final_counters()["listeners"]["mq"]
             check_equal(final["messages_out"] + final["spool_dropped"], sent, "delivered + dropped")
         broker.stop()
+
+
+def make_tls_files(tmp):
+    """A CA and a broker certificate for "localhost" (openssl), and a mosquitto password file."""
+    if shutil.which("openssl") is None or shutil.which("mosquitto_passwd") is None:
+        raise harness.Skip("needs openssl and mosquitto_passwd")
+    def run(*argv):
+        harness.run(list(argv))
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=it-ca",
+        "-keyout", f"{tmp}/ca.key", "-out", f"{tmp}/ca.pem")
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost", "-keyout", f"{tmp}/broker.key",
+        "-out", f"{tmp}/broker.csr")
+    with open(f"{tmp}/san.ext", "w") as f:
+        f.write("subjectAltName=DNS:localhost\n")
+    run("openssl", "x509", "-req", "-in", f"{tmp}/broker.csr", "-CA", f"{tmp}/ca.pem", "-CAkey", f"{tmp}/ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", f"{tmp}/san.ext", "-out", f"{tmp}/broker.pem")
+    run("mosquitto_passwd", "-c", "-b", f"{tmp}/passwd", "gateway", "s3cret")
+    with open(f"{tmp}/good-password", "w") as f:
+        f.write("s3cret\n")
+    with open(f"{tmp}/bad-password", "w") as f:
+        f.write("wrong\n")
+
+
+def test_tls_and_a_password_from_a_file():
+    port_in = harness.free_udp_port()
+    with harness.temp_dir() as tmp:
+        make_tls_files(tmp)
+        tls = (f"cafile {tmp}/ca.pem\ncertfile {tmp}/broker.pem\nkeyfile {tmp}/broker.key\n"
+               f"allow_anonymous false\npassword_file {tmp}/passwd\n")
+        with Broker(tmp, extra=tls) as broker, \
+                Subscriber(broker.port, "tls/#", host="localhost",
+                           extra=["--cafile", f"{tmp}/ca.pem", "-u", "gateway", "-P", "s3cret"]) as sub:
+            config = f"""\
+listeners:
+  in: {{type: udp, bind: 127.0.0.1:{port_in}}}
+  good: {{type: mqtt, broker: "localhost:{broker.port}", tls: {{ca_file: {tmp}/ca.pem}}, username: gateway,
+         password_file: {tmp}/good-password, topic: "tls/{{listener}}"}}
+  bad: {{type: mqtt, broker: "localhost:{broker.port}", tls: {{ca_file: {tmp}/ca.pem}}, username: gateway,
+        password_file: {tmp}/bad-password, reconnect: {{initial: 1s, max: 5s}}}}
+routes:
+  - {{from: in, to: [good, bad]}}
+daemon: {{control: none}}
+"""
+            with Daemon(config, tmp) as daemon:
+                daemon.wait_for_log(r"Listener 'good': connected to the broker localhost:\d+")
+                daemon.wait_for_log(r"Listener 'bad': no connection to the broker localhost:\d+ \(1 attempts\): the "
+                                    r"broker refused the connection: .*not authori[sz]ed")
+                send_udp(port_in, [b"over tls"])
+                check_equal(sub.wait_messages(1), [("tls/in", b"over tls")], "the message published over TLS")
+                check_equal(daemon.stop(), 0, "exit code")
+                final = daemon.final_counters()["listeners"]
+                check_equal((final["good"]["messages_out"], final["bad"]["connects"]), (1, 0),
+                            "good.messages_out, bad.connects")
 
 
 def test_one_hundred_clients_publish_into_one_broker():
