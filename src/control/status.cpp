@@ -6,6 +6,8 @@
 
 #include <fmt/core.h>
 
+#include <map>
+
 #include "build_config.h"
 #include "core/manager.h"
 
@@ -176,6 +178,16 @@ std::string StatusReport::prometheus() const
         for (const auto &listener : manager_.listeners())
             out += fmt::format("sockbridge_listener_{}{{listener=\"{}\"}} {}\n", m.name, label(listener->name()),
                                listener->counters().*m.field);
+    }
+    // A kind's own counters (an mqtt spool's): one untyped metric per name, for the listeners having it.
+    std::map<std::string, std::vector<std::pair<std::string, uint64_t>>> extra;
+    for (const auto &listener : manager_.listeners())
+        for (const auto &[key, value] : listener->extraCounters()) extra[key].emplace_back(listener->name(), value);
+    for (const auto &[key, values] : extra) {
+        out += fmt::format("# HELP sockbridge_listener_{} A listener kind's own counter (config/README.md).\n"
+                           "# TYPE sockbridge_listener_{} untyped\n", key, key);
+        for (const auto &[name, value] : values)
+            out += fmt::format("sockbridge_listener_{}{{listener=\"{}\"}} {}\n", key, label(name), value);
     }
     std::vector<Counters> routeCounters;
     for (const auto &route : manager_.routes()) routeCounters.push_back(route->counters());

@@ -24,6 +24,18 @@ def require_mosquitto():
                        "packaging/dev-setup.sh --tests installs them)")
 
 
+def require_mqtt_build():
+    """Skips where sockbridged was built without libmosquitto (-Dmqtt=disabled): it has no mqtt listener."""
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        f.write("listeners:\n  mq: {type: mqtt, broker: 127.0.0.1:1883}\n")
+        f.flush()
+        result = subprocess.run([harness.BINARY, "--check", "-c", f.name], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, timeout=30)
+    if b"built without libmosquitto" in result.stderr:
+        raise Skip("sockbridged was built without libmosquitto (-Dmqtt=disabled)")
+
+
 class _Lines:
     """A process's output lines, read by a thread, awaited with a condition."""
 
@@ -61,6 +73,7 @@ class Broker:
 
     def __init__(self, tmpdir, port=None, persistence=False, extra=""):
         require_mosquitto()
+        require_mqtt_build()
         self.port = port or harness.free_tcp_port()
         self.dir = os.path.join(tmpdir, f"broker-{self.port}")
         os.makedirs(self.dir, exist_ok=True)

@@ -4,6 +4,7 @@ import json
 import shutil
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -33,6 +34,26 @@ def sequence_numbers(messages):
 
 def mqtt_counters(daemon, name="mq"):
     return daemon.counters()["listeners"][name]
+
+
+def test_check_accepts_mqtt_or_says_the_build_lacks_it():
+    """With libmosquitto --check passes an mqtt config; a build without it (-Dmqtt=disabled) refuses
+    the listener at its 'type', saying why."""
+    with harness.temp_dir() as tmp:
+        path = f"{tmp}/mqtt.yaml"
+        with open(path, "w") as f:
+            f.write("listeners:\n  in: {type: udp, bind: 127.0.0.1:7000}\n"
+                    "  mq: {type: mqtt, broker: 127.0.0.1:1883}\nroutes:\n  - {from: in, to: mq}\n")
+        result = subprocess.run([harness.BINARY, "--check", "-c", path], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, timeout=30)
+        err = result.stderr.decode()
+        if "built without libmosquitto" in err:
+            check_equal((result.returncode, err.strip()),
+                        (1, f"{path}:3:14: listener type 'mqtt' is not available: sockbridged was built without "
+                            "libmosquitto (rebuild with -Dmqtt=enabled)"), "--check without libmosquitto")
+            print("this build has no mqtt listener: refused as it should be")
+            return
+        check_equal((result.returncode, err), (0, ""), "--check of an mqtt config")
 
 
 def test_udp_messages_are_published_with_their_topics_and_payloads():
@@ -254,7 +275,7 @@ listeners:
         password_file: {tmp}/bad-password, reconnect: {{initial: 1s, max: 5s}}}}
 routes:
   - {{from: in, to: [good, bad]}}
-daemon: {{control: none}}
+daemon: {{control: none, shutdown_timeout: 500ms}}  # 'bad' never takes its message: no wait for it
 """
             with Daemon(config, tmp) as daemon:
                 daemon.wait_for_log(r"Listener 'good': connected to the broker localhost:\d+")
