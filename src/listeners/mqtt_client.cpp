@@ -2,6 +2,7 @@
 // MqttClientListener: publishes routed messages (spooled first), subscribes, reconnects with backoff.
 #include "listeners/mqtt_client.h"
 
+#include <fcntl.h>
 #include <mosquitto.h>
 #include <unistd.h>
 
@@ -127,6 +128,7 @@ public:
     {
         if (client_ && connected_) mosquitto_disconnect(client_.get());  // written at once: not in a callback
         watch_.reset();
+        ioFd_.reset();
     }
 
     void start() override
@@ -387,7 +389,14 @@ private:
             lose(mosquittoError(rc));
             return;
         }
-        watch_ = loop().watchIo(mosquitto_socket(client), kReadable, [this](uint32_t events) { onIo(events); });
+        // libmosquitto closes its socket itself when the connection fails, before telling us: the
+        // loop watches a duplicate of it, which stays valid until the watch is gone.
+        ioFd_ = UniqueFd(::fcntl(mosquitto_socket(client), F_DUPFD_CLOEXEC, 0));
+        if (!ioFd_) {
+            lose(fmt::format("Failed to duplicate the client's socket: {}", std::strerror(errno)));
+            return;
+        }
+        watch_ = loop().watchIo(ioFd_.get(), kReadable, [this](uint32_t events) { onIo(events); });
         connectTimer_->arm(settings_.connectTimeout);
         miscTimer_->arm(std::chrono::seconds(1));
         updateWatch();
@@ -459,6 +468,7 @@ private:
     void dropClient()
     {
         watch_.reset();
+        ioFd_.reset();
         client_.reset();
         connectTimer_->disarm();
         miscTimer_->disarm();
@@ -484,7 +494,8 @@ private:
     std::set<int> earlyAcks_;
     std::vector<uint8_t> payload_, record_;
 
-    std::unique_ptr<mosquitto, MosquittoDeleter> client_;  // before its watch: the watch goes first
+    std::unique_ptr<mosquitto, MosquittoDeleter> client_;
+    UniqueFd ioFd_;  // a duplicate of the client's socket, declared before its watch: the watch goes first
     std::unique_ptr<IoWatch> watch_;
     std::unique_ptr<Timer> reconnectTimer_;
     std::unique_ptr<Timer> connectTimer_;
