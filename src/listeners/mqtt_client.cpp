@@ -231,7 +231,14 @@ private:
                  messageKindName(message.kind));
             return;
         }
-        std::vector<uint8_t> record = makeRecord(settings_.topic.render(message, hostname_), payload_);
+        std::string topic = settings_.topic.render(message, hostname_);
+        if (topic.size() > 0xFFFF) {  // MQTT's limit, and the record's u16
+            ++counters().errors;
+            logf(LogLevel::Debug, "Listener '{}': a topic of {} bytes is longer than MQTT allows", name(),
+                 topic.size());
+            return;
+        }
+        std::vector<uint8_t> record = makeRecord(topic, payload_);
         int rc = outbox_->append(record);
         if (rc == 0) {
             if (spoolOutbox_) ++spooled_;
@@ -249,9 +256,10 @@ private:
     void publishPending()
     {
         while (connected_ && !lostReason_ && inflight_.size() < settings_.maxInflight && outbox_->readNext(record_)) {
-            size_t topicLength = record_.size() >= 2 ? size_t(record_[0]) << 8 | record_[1] : 0;
-            std::string topic(record_.begin() + 2, record_.begin() + 2 + std::min(topicLength, record_.size() - 2));
-            const size_t offset = std::min(record_.size(), 2 + topicLength);
+            if (record_.size() < 2) record_.assign(2, 0);  // not written by store(): an empty topic, refused below
+            const size_t topicLength = std::min(size_t(record_[0]) << 8 | record_[1], record_.size() - 2);
+            std::string topic(record_.begin() + 2, record_.begin() + 2 + ptrdiff_t(topicLength));
+            const size_t offset = 2 + topicLength;
             const size_t bytes = record_.size() - offset;
             int mid = 0;
             int rc = mosquitto_publish(client_.get(), &mid, topic.c_str(), int(bytes), record_.data() + offset,

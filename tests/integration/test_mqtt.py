@@ -104,8 +104,8 @@ routes:
   - {{from: mq, to: out}}
 daemon: {{control: none}}
 """
+        since = broker.mark()
         with Daemon(config, tmp) as daemon:
-            since = broker.mark()
             daemon.wait_for_log(r"Listener 'mq': connected to the broker")
             # mosquitto logs each subscription (log_type subscribe) once it is in place.
             broker.wait_for_log(r"sockbridge-\S+-mq 1 all/#", since=since, what="the daemon's subscriptions")
@@ -170,19 +170,21 @@ def test_broker_stopped_mid_stream_every_message_arrives_in_order():
         broker.stop()
 
 
-def persistent_session(broker, client_id):
-    """Subscribes once so the broker (with persistence) queues QoS 1 messages for `client_id`."""
+def stopped_broker_keeping_a_session(tmp, client_id):
+    """A broker with persistence, stopped, that queues QoS 1 messages on seq/# for `client_id` once
+    it is started again: a subscriber connecting later misses nothing published before it."""
+    broker = Broker(tmp, persistence=True)
+    broker.start()
     with Subscriber(broker.port, "seq/#", client_id=client_id):
         pass
+    broker.stop()
+    return broker
 
 
 def test_daemon_restarts_with_a_non_empty_spool_and_delivers_everything():
     port_in = harness.free_udp_port()
     with harness.temp_dir() as tmp:
-        broker = Broker(tmp, persistence=True)
-        broker.start()
-        persistent_session(broker, "it-restart")
-        broker.stop()  # down while the daemon spools
+        broker = stopped_broker_keeping_a_session(tmp, "it-restart")  # down while the daemon spools
         config = spool_config(port_in, broker.port, f"{tmp}/spool")
         with Daemon(config, tmp) as first:
             first.wait_for_log(r"Listener 'mq': no connection to the broker")
@@ -208,10 +210,7 @@ def test_daemon_restarts_with_a_non_empty_spool_and_delivers_everything():
 def test_spool_limit_drops_are_counted_exactly():
     port_in = harness.free_udp_port()
     with harness.temp_dir() as tmp:
-        broker = Broker(tmp, persistence=True)
-        broker.start()
-        persistent_session(broker, "it-limit")
-        broker.stop()
+        broker = stopped_broker_keeping_a_session(tmp, "it-limit")
         sent = 200
         with Daemon(spool_config(port_in, broker.port, f"{tmp}/spool", max_size="64KiB"), tmp) as daemon:
             daemon.wait_for_log(r"Listener 'mq': no connection to the broker")

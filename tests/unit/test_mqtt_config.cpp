@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "config/config.h"
+#include "config_test_helpers.h"
 
 using namespace sockbridge;
 using ::testing::ElementsAre;
@@ -11,17 +11,7 @@ using ::testing::IsEmpty;
 
 namespace {
 
-std::vector<std::string> errorsOf(const std::string &yaml)
-{
-    try {
-        parseConfig(yaml, "mqtt.yaml");
-    } catch (const ConfigException &e) {
-        std::vector<std::string> lines;
-        for (const auto &error : e.errors()) lines.push_back(error.toString());
-        return lines;
-    }
-    return {};
-}
+std::vector<std::string> errorsOf(const std::string &yaml) { return configErrorsOf(yaml, "mqtt.yaml"); }
 
 }  // namespace
 
