@@ -283,13 +283,18 @@ private:
     }
 
     // Acknowledged messages leave the outbox in order: the oldest first.
+    // Room in the window takes more from the routes on the next pass (a QoS 0 message is often
+    // acknowledged inside mosquitto_publish(), with no later event to wake the listener).
     void settleAcks()
     {
+        bool settled = false;
         while (!inflight_.empty() && inflight_.front().acked) {
             if (!inflight_.front().refused) counters().countOut(inflight_.front().bytes);
             inflight_.pop_front();
             outbox_->ackOldest();
+            settled = true;
         }
+        if (settled && (hasInput() || outbox_->records() > 0)) notifyInput();
     }
 
     void onPublished(int mid)
@@ -298,7 +303,6 @@ private:
             if (entry.mid != mid || entry.acked) continue;
             entry.acked = true;
             settleAcks();
-            notifyInput();
             return;
         }
         earlyAcks_.insert(mid);  // QoS 0 is acknowledged inside mosquitto_publish(), before it returns the mid

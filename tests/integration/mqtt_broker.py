@@ -41,6 +41,7 @@ class _Lines:
 
     def __init__(self, stream):
         self.lines = []
+        self.messages = 0  # lines of mosquitto_sub's "M TOPIC HEX" format, counted as they come
         self.cond = threading.Condition()
         self.eof = False
         self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
@@ -49,7 +50,9 @@ class _Lines:
     def _read(self, stream):
         for raw in iter(stream.readline, b""):
             with self.cond:
-                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                self.lines.append(line)
+                self.messages += line.startswith("M ")
                 self.cond.notify_all()
         with self.cond:
             self.eof = True
@@ -168,7 +171,7 @@ class Subscriber:
             return self._parse(self.output.lines)
 
     def wait_messages(self, count, timeout=IO_TIMEOUT, what=None):
-        self.output.wait(lambda lines: len(self._parse(lines)) >= count, timeout,
+        self.output.wait(lambda lines: self.output.messages >= count, timeout,
                          what or f"{count} messages at mosquitto_sub")
         return self.messages()
 

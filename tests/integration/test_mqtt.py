@@ -93,6 +93,36 @@ daemon: {{control: none}}
             check_equal(final["mqj"]["messages_out"], 3, "mqj.messages_out")
 
 
+def test_a_burst_is_published_whole_with_qos_0_and_qos_1_with_and_without_a_spool():
+    """More messages at once than 'max_inflight': QoS 0 is acknowledged inside mosquitto_publish(),
+    and the listener must still come back for the rest."""
+    port_in = harness.free_udp_port()
+    burst = 1000
+    with harness.temp_dir() as tmp, Broker(tmp) as broker, Subscriber(broker.port, "burst/#") as sub:
+        variants = {"q0": "qos: 0", "q1": "qos: 1", "q0spool": f"qos: 0, spool: {{path: {tmp}/s0}}",
+                    "q1spool": f"qos: 1, spool: {{path: {tmp}/s1}}"}
+        listeners = "\n".join(f"  {name}: {{type: mqtt, broker: 127.0.0.1:{broker.port}, topic: burst/{name}, {extra}}}"
+                              for name, extra in variants.items())
+        config = f"""\
+listeners:
+  in: {{type: udp, bind: 127.0.0.1:{port_in}, receive_buffer: 4MiB}}
+{listeners}
+routes:
+  - {{from: in, to: [{", ".join(variants)}], queue: {{max_messages: 10000}}}}
+daemon: {{control: none}}
+"""
+        with Daemon(config, tmp) as daemon:
+            daemon.wait_counter(lambda c: all(c["listeners"][n]["connects"] == 1 for n in variants), what="connected")
+            send_udp(port_in, numbered(0, burst))
+            messages = sub.wait_messages(burst * len(variants))
+            for name in variants:
+                check_equal(sequence_numbers([m for m in messages if m[0] == f"burst/{name}"]), list(range(burst)),
+                            f"messages of {name}")
+            check_equal(daemon.stop(), 0, "exit code")
+            final = daemon.final_counters()["listeners"]
+            check_equal([final[n]["messages_out"] for n in variants], [burst] * len(variants), "messages_out")
+
+
 def test_subscribed_messages_go_to_udp_and_other_topics_do_not():
     port_out = harness.free_udp_port()
     with harness.temp_dir() as tmp, Broker(tmp) as broker, harness.udp_socket(port=port_out) as receiver:
