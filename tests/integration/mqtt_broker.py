@@ -103,8 +103,13 @@ class Broker:
         self.proc = subprocess.Popen([binary, "-c", self.config], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.output = _Lines(self.proc.stderr)
-        self.output.wait(lambda lines: any(re.search(r"mosquitto version \S+ running", l) for l in lines),
-                         IO_TIMEOUT, f"mosquitto to run on port {self.port}")
+        try:
+            self.output.wait(lambda lines: any(re.search(r"mosquitto version \S+ running", l) for l in lines),
+                             IO_TIMEOUT, f"mosquitto to run on port {self.port}")
+        except TestFailure:
+            self.proc.kill()
+            self.proc.wait(10)
+            raise
 
     def wait_for_log(self, regex, since=0, what=None):
         pattern = re.compile(regex)

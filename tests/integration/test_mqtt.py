@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
 # mqtt listener against a real mosquitto: publish, subscribe, broker and daemon restarts with the spool, limits, 100 clients.
+import contextlib
 import json
 import shutil
 import signal
@@ -166,9 +167,7 @@ def test_broker_stopped_mid_stream_every_message_arrives_in_order():
     port_in = harness.free_udp_port()
     total = 3000
     with harness.temp_dir() as tmp:
-        broker = Broker(tmp, persistence=True)
-        broker.start()
-        with Subscriber(broker.port, "seq/#", client_id="it-seq") as sub, \
+        with Broker(tmp, persistence=True) as broker, Subscriber(broker.port, "seq/#", client_id="it-seq") as sub, \
                 Daemon(spool_config(port_in, broker.port, f"{tmp}/spool"), tmp) as daemon:
             daemon.wait_for_log(r"Listener 'mq': connected to the broker")
             # A steady stream, so the broker goes away with messages in flight.
@@ -197,72 +196,74 @@ def test_broker_stopped_mid_stream_every_message_arrives_in_order():
             check(mq["reconnects"] >= 1, f"mq.reconnects is {mq['reconnects']}")
             check_equal(mq["messages_out"], total, "mq.messages_out (acknowledged by the broker)")
             print(f"broker restart: {len(numbers) - total} duplicates of {total} (QoS 1: at least once)")
-        broker.stop()
 
 
+@contextlib.contextmanager
 def stopped_broker_keeping_a_session(tmp, client_id):
     """A broker with persistence, stopped, that queues QoS 1 messages on seq/# for `client_id` once
-    it is started again: a subscriber connecting later misses nothing published before it."""
+    it is started again: a subscriber connecting later misses nothing published before it. Stopped
+    again when the block ends, however it ends."""
     broker = Broker(tmp, persistence=True)
-    broker.start()
-    with Subscriber(broker.port, "seq/#", client_id=client_id):
-        pass
-    broker.stop()
-    return broker
+    try:
+        broker.start()
+        with Subscriber(broker.port, "seq/#", client_id=client_id):
+            pass
+        broker.stop()
+        yield broker
+    finally:
+        broker.stop()
 
 
 def test_daemon_restarts_with_a_non_empty_spool_and_delivers_everything():
     port_in = harness.free_udp_port()
     with harness.temp_dir() as tmp:
-        broker = stopped_broker_keeping_a_session(tmp, "it-restart")  # down while the daemon spools
-        config = spool_config(port_in, broker.port, f"{tmp}/spool")
-        with Daemon(config, tmp) as first:
-            first.wait_for_log(r"Listener 'mq': no connection to the broker")
-            send_udp(port_in, numbered(0, 200))
-            first.wait_counter(lambda c: c["listeners"]["mq"]["spool_messages"] == 200, what="200 spooled")
-            check_equal(first.stop(sig=signal.SIGTERM), 0, "exit code after SIGTERM")
-        with Daemon(config, tmp) as second:
-            second.wait_for_log(r"Listener 'mq': spool '.*' holds 200 messages")
-            send_udp(port_in, numbered(200, 100))
-            second.wait_counter(lambda c: c["listeners"]["mq"]["spool_messages"] == 300, what="300 spooled")
-            second.kill()  # SIGKILL: nothing is flushed on the way out
-        broker.start()
-        with Daemon(config, tmp) as third, Subscriber(broker.port, "seq/#", client_id="it-restart") as sub:
-            third.wait_for_log(r"Listener 'mq': spool '.*' holds 300 messages")
-            messages = sub.wait_messages(300)
-            check_equal(sequence_numbers(messages), list(range(300)), "every spooled message, once, in order")
-            third.wait_counter(lambda c: c["listeners"]["mq"]["spool_messages"] == 0, what="an empty spool")
-            check_equal(third.stop(), 0, "exit code")
-            check_equal(third.final_counters()["listeners"]["mq"]["messages_out"], 300, "messages_out after restart")
-        broker.stop()
+        with stopped_broker_keeping_a_session(tmp, "it-restart") as broker:  # down while the daemon spools
+            config = spool_config(port_in, broker.port, f"{tmp}/spool")
+            with Daemon(config, tmp) as first:
+                first.wait_for_log(r"Listener 'mq': no connection to the broker")
+                send_udp(port_in, numbered(0, 200))
+                first.wait_counter(lambda c: c["listeners"]["mq"]["spool_messages"] == 200, what="200 spooled")
+                check_equal(first.stop(sig=signal.SIGTERM), 0, "exit code after SIGTERM")
+            with Daemon(config, tmp) as second:
+                second.wait_for_log(r"Listener 'mq': spool '.*' holds 200 messages")
+                send_udp(port_in, numbered(200, 100))
+                second.wait_counter(lambda c: c["listeners"]["mq"]["spool_messages"] == 300, what="300 spooled")
+                second.kill()  # SIGKILL: nothing is flushed on the way out
+            broker.start()
+            with Daemon(config, tmp) as third, Subscriber(broker.port, "seq/#", client_id="it-restart") as sub:
+                third.wait_for_log(r"Listener 'mq': spool '.*' holds 300 messages")
+                messages = sub.wait_messages(300)
+                check_equal(sequence_numbers(messages), list(range(300)), "every spooled message, once, in order")
+                third.wait_counter(lambda c: c["listeners"]["mq"]["spool_messages"] == 0, what="an empty spool")
+                check_equal(third.stop(), 0, "exit code")
+                check_equal(third.final_counters()["listeners"]["mq"]["messages_out"], 300, "messages_out after restart")
 
 
 def test_spool_limit_drops_are_counted_exactly():
     port_in = harness.free_udp_port()
     with harness.temp_dir() as tmp:
-        broker = stopped_broker_keeping_a_session(tmp, "it-limit")
-        sent = 200
-        with Daemon(spool_config(port_in, broker.port, f"{tmp}/spool", max_size="64KiB"), tmp) as daemon:
-            daemon.wait_for_log(r"Listener 'mq': no connection to the broker")
-            send_udp(port_in, numbered(0, sent, size=1000))
-            c = daemon.wait_counter(lambda c: c["listeners"]["mq"]["spooled"] + c["listeners"]["mq"]["spool_dropped"]
-                                    == sent, what="every message spooled or dropped")["listeners"]["mq"]
-            kept, dropped = c["spooled"], c["spool_dropped"]
-            # 64KiB holds 1018-byte records (1000 + topic + 12 bytes of framing) less segment headers.
-            check(55 <= kept <= 64, f"spooled {kept} of {sent} 1000-byte messages into 64KiB")
-            check_equal(c["drops"], dropped, "drops (= spool_dropped)")
-            check(c["spool_bytes"] <= 64 * 1024, f"spool_bytes {c['spool_bytes']} over the limit")
-            daemon.wait_for_log(r"Listener 'mq': dropping messages: the spool is full \(65536 bytes\)")
-            broker.start()
-            with Subscriber(broker.port, "seq/#", client_id="it-limit") as sub:
-                messages = sub.wait_messages(kept)
-                check_equal(sequence_numbers(messages), list(range(kept)), "the first messages, in order")
-                daemon.wait_counter(lambda c: c["listeners"]["mq"]["messages_out"] == kept, what="all acknowledged")
-                harness.wait_until(lambda: len(sub.messages()) >= kept, what="messages")
-            check_equal(daemon.stop(), 0, "exit code")
-            final = daemon.final_counters()["listeners"]["mq"]
-            check_equal(final["messages_out"] + final["spool_dropped"], sent, "delivered + dropped")
-        broker.stop()
+        with stopped_broker_keeping_a_session(tmp, "it-limit") as broker:
+            sent = 200
+            with Daemon(spool_config(port_in, broker.port, f"{tmp}/spool", max_size="64KiB"), tmp) as daemon:
+                daemon.wait_for_log(r"Listener 'mq': no connection to the broker")
+                send_udp(port_in, numbered(0, sent, size=1000))
+                c = daemon.wait_counter(lambda c: c["listeners"]["mq"]["spooled"] + c["listeners"]["mq"]["spool_dropped"]
+                                        == sent, what="every message spooled or dropped")["listeners"]["mq"]
+                kept, dropped = c["spooled"], c["spool_dropped"]
+                # 64KiB holds 1018-byte records (1000 + topic + 12 bytes of framing) less segment headers.
+                check(55 <= kept <= 64, f"spooled {kept} of {sent} 1000-byte messages into 64KiB")
+                check_equal(c["drops"], dropped, "drops (= spool_dropped)")
+                check(c["spool_bytes"] <= 64 * 1024, f"spool_bytes {c['spool_bytes']} over the limit")
+                daemon.wait_for_log(r"Listener 'mq': dropping messages: the spool is full \(65536 bytes\)")
+                broker.start()
+                with Subscriber(broker.port, "seq/#", client_id="it-limit") as sub:
+                    messages = sub.wait_messages(kept)
+                    check_equal(sequence_numbers(messages), list(range(kept)), "the first messages, in order")
+                    daemon.wait_counter(lambda c: c["listeners"]["mq"]["messages_out"] == kept, what="all acknowledged")
+                    harness.wait_until(lambda: len(sub.messages()) >= kept, what="messages")
+                check_equal(daemon.stop(), 0, "exit code")
+                final = daemon.final_counters()["listeners"]["mq"]
+                check_equal(final["messages_out"] + final["spool_dropped"], sent, "delivered + dropped")
 
 
 def make_tls_files(tmp):
@@ -271,10 +272,10 @@ def make_tls_files(tmp):
         raise harness.Skip("needs openssl and mosquitto_passwd")
     def run(*argv):
         harness.run(list(argv))
-    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=it-ca",
-        "-keyout", f"{tmp}/ca.key", "-out", f"{tmp}/ca.pem")
-    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost", "-keyout", f"{tmp}/broker.key",
-        "-out", f"{tmp}/broker.csr")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("openssl", "req", "-x509", *ec, "-days", "2", "-subj", "/CN=it-ca", "-keyout", f"{tmp}/ca.key",
+        "-out", f"{tmp}/ca.pem")
+    run("openssl", "req", *ec, "-subj", "/CN=localhost", "-keyout", f"{tmp}/broker.key", "-out", f"{tmp}/broker.csr")
     with open(f"{tmp}/san.ext", "w") as f:
         f.write("subjectAltName=DNS:localhost\n")
     run("openssl", "x509", "-req", "-in", f"{tmp}/broker.csr", "-CA", f"{tmp}/ca.pem", "-CAkey", f"{tmp}/ca.key",
