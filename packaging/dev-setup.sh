@@ -8,11 +8,11 @@ with_tests=0
 [ "${1:-}" = "--tests" ] && with_tests=1
 
 packages=(meson ninja-build g++ pkg-config libsystemd-dev libyaml-cpp-dev libfmt-dev libcli11-dev
-          nlohmann-json3-dev libpcap-dev libssl-dev)
+          nlohmann-json3-dev libpcap-dev libssl-dev libmosquitto-dev)
 if [ "$with_tests" = 1 ]; then
     packages+=(libgtest-dev libgmock-dev python3 iproute2 socat netcat-openbsd procps tcpdump
                tshark qemu-system-x86 busybox-static kmod cpio can-utils xz-utils zstd python3-can
-               openssl util-linux python3-kconfiglib scdoc lowdown)
+               openssl util-linux python3-kconfiglib scdoc lowdown mosquitto mosquitto-clients)
 fi
 
 stage() { printf '== %s\n' "$*"; stage_start=$(date +%s); }

@@ -41,13 +41,15 @@ constexpr std::string_view kLogFormats[] = {"jsonl", "hex", "raw", "candump", "p
 constexpr std::string_view kPcapOnly[] = {"packet", "raw", "pcap"};
 constexpr std::string_view kWithoutPcap =
     "is not available: sockbridged was built without libpcap (rebuild with -Dpcap=enabled)";
+constexpr std::string_view kWithoutMqtt =
+    "is not available: sockbridged was built without libmosquitto (rebuild with -Dmqtt=enabled)";
 constexpr std::string_view kRotateKeys[] = {"size", "keep"};
 constexpr std::string_view kDaemonKeys[] = {"shutdown_timeout", "log_level", "control", "control_mode",
                                              "control_group", "metrics"};
 constexpr std::string_view kLogLevels[] = {"error", "warning", "notice", "info", "debug"};
 
 const KeySpec kCommonKeys[] = {
-    {"type", "string", "(required)", "the listener kind: tcp, udp, unix, can, packet, raw"},
+    {"type", "string", "(required)", "the listener kind: tcp, udp, unix, can, can-bcm, packet, raw, mqtt"},
     {"format", "string", "raw",
      "how bytes become messages: raw, lines, length-prefixed, jsonl, candump, cannelloni, cannelloni-tcp, "
      "socketcand, packet-jsonl (output only)"},
@@ -134,6 +136,10 @@ private:
         const ListenerKind *kind = findListenerKind(*type);
         if (!kind && !HAVE_PCAP && std::find(std::begin(kPcapOnly), std::end(kPcapOnly), *type) != std::end(kPcapOnly)) {
             reader.error("type", fmt::format("listener type '{}' {}", *type, kWithoutPcap));
+            return;
+        }
+        if (!kind && !HAVE_MQTT && *type == "mqtt") {
+            reader.error("type", fmt::format("listener type 'mqtt' {}", kWithoutMqtt));
             return;
         }
         if (!kind) {

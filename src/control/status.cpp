@@ -6,6 +6,8 @@
 
 #include <fmt/core.h>
 
+#include <map>
+
 #include "build_config.h"
 #include "core/manager.h"
 
@@ -19,6 +21,13 @@ nlohmann::json countersJson(const Counters &c)
             {"bytes_out", c.bytesOut},     {"drops", c.drops},        {"errors", c.errors},
             {"connects", c.connects},      {"reconnects", c.reconnects},
             {"refused", c.refused}};
+}
+
+nlohmann::json countersJson(const Listener &listener)
+{
+    nlohmann::json counters = countersJson(listener.counters());
+    for (const auto &[key, value] : listener.extraCounters()) counters[key] = value;
+    return counters;
 }
 
 std::string kindOf(const Manager &manager, const std::string &name)
@@ -114,7 +123,7 @@ nlohmann::json StatusReport::status(Clock::time_point now)
                              {"state", state},
                              {"describe", listener->describe()},
                              {"peers", listener->peers()},
-                             {"counters", countersJson(c)},
+                             {"counters", countersJson(*listener)},
                              {"rates", rates(key, c, base, seconds)}});
         current[key] = c;
     }
@@ -151,7 +160,7 @@ nlohmann::json StatusReport::status(Clock::time_point now)
 nlohmann::json StatusReport::stats() const
 {
     nlohmann::json listeners = nlohmann::json::object();
-    for (const auto &listener : manager_.listeners()) listeners[listener->name()] = countersJson(listener->counters());
+    for (const auto &listener : manager_.listeners()) listeners[listener->name()] = countersJson(*listener);
     nlohmann::json routes = nlohmann::json::object();
     for (const auto &route : manager_.routes()) routes[route->name()] = countersJson(route->counters());
     return {{"listeners", std::move(listeners)}, {"routes", std::move(routes)}};
@@ -171,6 +180,16 @@ std::string StatusReport::prometheus() const
         for (const auto &listener : manager_.listeners())
             out += fmt::format("sockbridge_listener_{}{{listener=\"{}\"}} {}\n", m.name, label(listener->name()),
                                listener->counters().*m.field);
+    }
+    // A kind's own counters (an mqtt spool's): one untyped metric per name, for the listeners having it.
+    std::map<std::string, std::vector<std::pair<std::string, uint64_t>>> extra;
+    for (const auto &listener : manager_.listeners())
+        for (const auto &[key, value] : listener->extraCounters()) extra[key].emplace_back(listener->name(), value);
+    for (const auto &[key, values] : extra) {
+        out += fmt::format("# HELP sockbridge_listener_{} A listener kind's own counter (config/README.md).\n"
+                           "# TYPE sockbridge_listener_{} untyped\n", key, key);
+        for (const auto &[name, value] : values)
+            out += fmt::format("sockbridge_listener_{}{{listener=\"{}\"}} {}\n", key, label(name), value);
     }
     std::vector<Counters> routeCounters;
     for (const auto &route : manager_.routes()) routeCounters.push_back(route->counters());

@@ -5,6 +5,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/counters.h"
@@ -92,6 +93,8 @@ public:
     virtual void refreshCounters() {}
     // Who it talks to now (clients, the connected or last peer), for status; may be empty.
     virtual std::vector<std::string> peers() const { return {}; }
+    // Counters only this kind keeps (an mqtt spool's), shown beside the common ones in stats.
+    virtual std::vector<std::pair<std::string, uint64_t>> extraCounters() const { return {}; }
 
     void setRouter(Router *router) { router_ = router; }
 

@@ -450,8 +450,12 @@ std::string Manager::statsJson() const
 {
     std::string out = R"({"listeners":{)";
     for (const auto &listener : listeners_) listener->refreshCounters();
-    for (size_t i = 0; i < listeners_.size(); ++i)
-        out += fmt::format(R"({}"{}":{})", i ? "," : "", listeners_[i]->name(), listeners_[i]->counters().toJson());
+    for (size_t i = 0; i < listeners_.size(); ++i) {
+        std::string counters = listeners_[i]->counters().toJson();
+        counters.pop_back();  // the closing brace: a kind's own counters follow
+        for (const auto &[key, value] : listeners_[i]->extraCounters()) counters += fmt::format(R"(,"{}":{})", key, value);
+        out += fmt::format(R"({}"{}":{}}})", i ? "," : "", listeners_[i]->name(), counters);
+    }
     out += R"(},"routes":{)";
     for (size_t i = 0; i < routes_.size(); ++i)
         out += fmt::format(R"({}"{}":{})", i ? "," : "", routes_[i]->name(), routes_[i]->counters().toJson());

@@ -19,7 +19,7 @@ StreamListener::StreamListener(std::string name, EventLoop &loop, const FormatKi
     : Listener(std::move(name), loop), format_(format), options_(options), ops_(std::move(ops)),
       kind_(format.messageKind.value_or(kind)),
       reap_(loop.makeDeferred([this] { closing_.clear(); })),
-      reconnectTimer_(loop.makeTimer([this] { connectNow(); })), nextDelay_(ops_.backoff.initial)
+      reconnectTimer_(loop.makeTimer([this] { connectNow(); })), backoff_(ops_.backoff)
 {
 }
 
@@ -181,8 +181,7 @@ StreamConnection::Handlers StreamListener::routedHandlers()
         ++counters().connects;
         if (everConnected_) ++counters().reconnects;
         everConnected_ = true;
-        nextDelay_ = ops_.backoff.initial;
-        failedAttempts_ = 0;
+        backoff_.reset();
         notifyInput();
     };
     handlers.onWritable = [this](StreamConnection &) { notifyInput(); };
@@ -204,15 +203,10 @@ void StreamListener::connectNow()
 
 void StreamListener::scheduleReconnect(const std::string &why)
 {
-    // Equal jitter: half the delay fixed, half random, so many bridges do not retry in step.
-    std::uniform_real_distribution<double> spread(0.5, 1.0);
-    auto delay = std::chrono::nanoseconds(int64_t(double(nextDelay_.count()) * spread(random_)));
-    nextDelay_ = std::min(nextDelay_ * 2, ops_.backoff.max);
-    ++failedAttempts_;
-    // The 1st, 2nd, 4th, 8th... failure of a streak is logged, so a dead peer cannot flood the log.
-    if ((failedAttempts_ & (failedAttempts_ - 1)) == 0)
+    auto delay = backoff_.nextDelay();
+    if (backoff_.worthLogging())
         logf(LogLevel::Warning, "Listener '{}': no connection to {} ({} attempts): {}; retrying in {:.3f}s", name(),
-             ops_.localName, failedAttempts_, why, double(delay.count()) / 1e9);
+             ops_.localName, backoff_.failures(), why, double(delay.count()) / 1e9);
     reconnectTimer_->arm(delay);
 }
 

@@ -9,21 +9,16 @@
 #include <map>
 #include <optional>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "core/allow_list.h"
+#include "core/backoff.h"
 #include "core/listener.h"
 #include "core/stream_connection.h"
 #include "core/unique_fd.h"
 
 namespace sockbridge {
-
-struct Backoff {
-    std::chrono::nanoseconds initial = std::chrono::milliseconds(100);
-    std::chrono::nanoseconds max = std::chrono::seconds(30);
-};
 
 // What a stream kind supplies: how to open its sockets and name its peers.
 struct StreamSocketOps {
@@ -96,10 +91,8 @@ private:
 
     StreamConnection *outgoing_ = nullptr;  // connecting mode: the one connection
     std::unique_ptr<Timer> reconnectTimer_;
-    std::chrono::nanoseconds nextDelay_{};
-    std::mt19937 random_{std::random_device{}()};
+    BackoffSchedule backoff_;
     bool everConnected_ = false;
-    uint64_t failedAttempts_ = 0;
     bool warnedUnencodable_ = false;
 
     StreamListener *pairTarget_ = nullptr;

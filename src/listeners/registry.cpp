@@ -8,6 +8,9 @@
 #endif
 #include "listeners/can_bcm_listener.h"
 #include "listeners/can_listener.h"
+#if HAVE_MQTT
+#include "listeners/mqtt_listener.h"
+#endif
 #include "listeners/tcp_listener.h"
 #include "listeners/udp_listener.h"
 #include "listeners/unix_listener.h"
@@ -31,6 +34,10 @@ const ListenerKind kKinds[] = {
      canListenerKeys(), &parseCanListener},
     {"can-bcm", "SocketCAN CAN_BCM: cyclic transmit jobs, receive jobs (changes, throttle, timeouts), one-shot sends",
      canBcmListenerKeys(), &parseCanBcmListener},
+#if HAVE_MQTT
+    {"mqtt", "MQTT client (libmosquitto): publish to a broker with topic templates and an on-disk spool; subscribe",
+     mqttListenerKeys(), &parseMqttListener},
+#endif
 };
 }  // namespace
 
