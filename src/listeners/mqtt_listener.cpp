@@ -31,14 +31,14 @@ const KeySpec kKeys[] = {
     {"subscribe", "list of filters", "[]", "topic filters (+, #) to subscribe to; only these topics are accepted"},
     {"max_inflight", "integer", "20", "messages published and not yet acknowledged (QoS 1) or written (QoS 0)"},
     {"spool", "map", "", "{path, max_size: 64MiB, fsync: batch}: store-and-forward queue on disk"},
-    {"tls", "map", "", "{ca_file, ca_path, cert_file, key_file, insecure: false}: TLS to the broker"},
+    {"tls", "map", "", "{ca, ca_path, certificate, key, verify_server: true}: TLS to the broker (the tcp listener's names)"},
     {"reconnect", "map", "{initial: 100ms, max: 30s}", "exponential backoff with jitter, bounded by max"},
     {"connect_timeout", "duration", "10s", "a connection without the broker's CONNACK by then is retried"},
 };
 
 constexpr std::string_view kSpoolKeys[] = {"path", "max_size", "fsync"};
 constexpr std::string_view kFsyncChoices[] = {"batch", "always", "never"};
-constexpr std::string_view kTlsKeys[] = {"ca_file", "ca_path", "cert_file", "key_file", "insecure"};
+constexpr std::string_view kTlsKeys[] = {"ca", "ca_path", "certificate", "key", "verify_server"};
 
 class MqttListenerSpec final : public ListenerSpec {
 public:
@@ -146,22 +146,22 @@ bool parseTls(OptionReader &reader, MqttSettings &settings)
     YAML::Node node = reader.node("tls");
     if (!node.IsDefined()) return false;
     if (!node.IsMap()) {
-        reader.error("tls", "'tls' must be a map {ca_file, ca_path, cert_file, key_file, insecure}");
+        reader.error("tls", "'tls' must be a map {ca, ca_path, certificate, key, verify_server}");
         return true;
     }
     OptionReader options(node, reader.errors(), "tls");
     options.reportUnknownKeys(kTlsKeys);
     MqttTls tls;
-    tls.caFile = options.string("ca_file").value_or("");
+    tls.caFile = options.string("ca").value_or("");
     tls.caPath = options.string("ca_path").value_or("");
-    tls.certFile = options.string("cert_file").value_or("");
-    tls.keyFile = options.string("key_file").value_or("");
-    tls.insecure = options.boolean("insecure").value_or(false);
+    tls.certFile = options.string("certificate").value_or("");
+    tls.keyFile = options.string("key").value_or("");
+    tls.insecure = !options.boolean("verify_server").value_or(true);
     if (tls.caFile.empty() && tls.caPath.empty())
-        reader.errors().add(node, "'tls' needs 'ca_file' or 'ca_path' to check the broker's certificate");
+        reader.errors().add(node, "'tls' needs 'ca' or 'ca_path' to check the broker's certificate");
     if (tls.certFile.empty() != tls.keyFile.empty())
-        reader.errors().add(node, "'tls' needs both 'cert_file' and 'key_file' for a client certificate, or neither");
-    for (auto [key, path] : {std::pair{"ca_file", &tls.caFile}, {"cert_file", &tls.certFile}, {"key_file", &tls.keyFile}})
+        reader.errors().add(node, "'tls' needs both 'certificate' and 'key' for a client certificate, or neither");
+    for (auto [key, path] : {std::pair{"ca", &tls.caFile}, {"certificate", &tls.certFile}, {"key", &tls.keyFile}})
         if (!path->empty() && !std::ifstream(*path))
             options.error(key, fmt::format("cannot read '{}': {}", *path, std::strerror(errno)));
     settings.tls = tls;

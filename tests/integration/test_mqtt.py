@@ -299,9 +299,9 @@ def test_tls_and_a_password_from_a_file():
             config = f"""\
 listeners:
   in: {{type: udp, bind: 127.0.0.1:{port_in}}}
-  good: {{type: mqtt, broker: "localhost:{broker.port}", tls: {{ca_file: {tmp}/ca.pem}}, username: gateway,
+  good: {{type: mqtt, broker: "localhost:{broker.port}", tls: {{ca: {tmp}/ca.pem}}, username: gateway,
          password_file: {tmp}/good-password, topic: "tls/{{listener}}"}}
-  bad: {{type: mqtt, broker: "localhost:{broker.port}", tls: {{ca_file: {tmp}/ca.pem}}, username: gateway,
+  bad: {{type: mqtt, broker: "localhost:{broker.port}", tls: {{ca: {tmp}/ca.pem}}, username: gateway,
         password_file: {tmp}/bad-password, reconnect: {{initial: 1s, max: 5s}}}}
 routes:
   - {{from: in, to: [good, bad]}}

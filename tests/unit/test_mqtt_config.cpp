@@ -74,8 +74,8 @@ TEST(MqttConfig, ReportsEveryBadValueWithItsPosition)
 TEST(MqttConfig, NeedsABrokerAndACaForTls)
 {
     EXPECT_THAT(errorsOf(R"(listeners:
-  mq: {type: mqtt, tls: {insecure: true}}
+  mq: {type: mqtt, tls: {verify_server: false}}
 )"),
                 ElementsAre("mqtt.yaml:2:7: an mqtt listener needs 'broker: HOST[:PORT]'",
-                            "mqtt.yaml:2:25: 'tls' needs 'ca_file' or 'ca_path' to check the broker's certificate"));
+                            "mqtt.yaml:2:25: 'tls' needs 'ca' or 'ca_path' to check the broker's certificate"));
 }
