@@ -8,6 +8,7 @@
 
 #include "build_config.h"
 #include "core/manager.h"
+#include "sinks/log_sink.h"
 
 namespace sockbridge {
 
@@ -152,7 +153,9 @@ nlohmann::json StatusReport::stats() const
     for (const auto &listener : manager_.listeners()) listeners[listener->name()] = countersJson(listener->counters());
     nlohmann::json routes = nlohmann::json::object();
     for (const auto &route : manager_.routes()) routes[route->name()] = countersJson(route->counters());
-    return {{"listeners", std::move(listeners)}, {"routes", std::move(routes)}};
+    nlohmann::json logs = nlohmann::json::object();
+    for (const auto &[path, log] : manager_.logs()) logs[path] = countersJson(log->counters());
+    return {{"listeners", std::move(listeners)}, {"routes", std::move(routes)}, {"logs", std::move(logs)}};
 }
 
 std::string StatusReport::prometheus() const
