@@ -1,24 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Fuzz target: cannelloni's TCP stream (handshake, then frames); valid frames, lossless round trip.
-#include "core/can_frame.h"
-#include "formats/format.h"
 #include "fuzz_support.h"
-
-using namespace sockbridge;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    std::span<const uint8_t> input(data, size);
-    const FormatKind &kind = *findFormat("cannelloni-tcp");
-    const FormatOptions options = fuzz::smallOptions();
-    fuzz::Decoded decoded = fuzz::decodeStreamChecked(kind, options, input, fuzz::pieceOf(input));
-    if (!decoded.ok) return 0;
-
-    for (const auto &payload : decoded.payloads) FUZZ_CHECK(CanFrame::parse(payload).has_value());
-    auto bytes = fuzz::encodeStream(kind, options, decoded.payloads, MessageKind::CanFrame);
-    auto again = kind.makeDecoder(options);
-    fuzz::Decoded reread = fuzz::decodeInPieces(*again, bytes, 0);
-    FUZZ_CHECK(reread.ok);
-    FUZZ_CHECK(reread.payloads == decoded.payloads);
-    return 0;
+    return sockbridge::fuzz::fuzzCanStream("cannelloni-tcp", {data, size});
 }

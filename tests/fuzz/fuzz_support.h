@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <span>
+#include <string_view>
 #include <vector>
 
+#include "core/can_frame.h"
 #include "formats/format.h"
 
 namespace sockbridge::fuzz {
@@ -75,6 +77,17 @@ inline std::vector<uint8_t> encodeStream(const FormatKind &kind, const FormatOpt
     return bytes;
 }
 
+// What a stream decoder yielded, written back by the format's encoder, decodes to the same messages.
+inline void checkReencodes(const FormatKind &kind, const FormatOptions &options, const std::vector<Payload> &payloads,
+                           MessageKind messageKind)
+{
+    auto bytes = encodeStream(kind, options, payloads, messageKind);
+    auto again = kind.makeDecoder(options);
+    Decoded reread = decodeInPieces(*again, bytes, 0);
+    FUZZ_CHECK(reread.ok);
+    FUZZ_CHECK(reread.payloads == payloads);
+}
+
 // Options with a small message limit, so inputs of fuzzing size reach the oversize paths.
 inline FormatOptions smallOptions()
 {
@@ -85,5 +98,18 @@ inline FormatOptions smallOptions()
 
 // The piece size a target feeds with, taken from the input's first byte (1..16).
 inline size_t pieceOf(std::span<const uint8_t> input) { return input.empty() ? 1 : input[0] % 16 + 1; }
+
+// A stream format of CAN frames (candump, cannelloni-tcp): split-invariant, every message a valid
+// frame, and a lossless round trip through the format's encoder.
+inline int fuzzCanStream(std::string_view format, std::span<const uint8_t> input)
+{
+    const FormatKind &kind = *findFormat(format);
+    const FormatOptions options = smallOptions();
+    Decoded decoded = decodeStreamChecked(kind, options, input, pieceOf(input));
+    if (!decoded.ok) return 0;
+    for (const auto &payload : decoded.payloads) FUZZ_CHECK(CanFrame::parse(payload).has_value());
+    checkReencodes(kind, options, decoded.payloads, MessageKind::CanFrame);
+    return 0;
+}
 
 }  // namespace sockbridge::fuzz
