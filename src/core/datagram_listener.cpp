@@ -26,6 +26,18 @@ DatagramListener::DatagramListener(std::string name, EventLoop &loop, const Form
 
 DatagramListener::~DatagramListener() = default;
 
+// SO_RXQ_OVFL: the socket's total of dropped datagrams, present once there was a drop.
+void DatagramListener::countKernelDrops(const msghdr &header)
+{
+    for (const cmsghdr *c = CMSG_FIRSTHDR(&header); c; c = CMSG_NXTHDR(const_cast<msghdr *>(&header), const_cast<cmsghdr *>(c))) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
+        uint32_t total = 0;
+        std::memcpy(&total, CMSG_DATA(c), sizeof(total));
+        counters().kernelDrops += uint32_t(total - kernelDropsSeen_);  // wraps as the kernel's does
+        kernelDropsSeen_ = total;
+    }
+}
+
 void DatagramListener::start()
 {
     const bool inherited = fd_.isValid();
@@ -35,6 +47,10 @@ void DatagramListener::start()
     local.length = sizeof(local.storage);
     if (::getsockname(fd_.get(), local.get(), &local.length) == 0 && local.family() != AF_UNIX)
         ops_.localName = local.toString();
+    // The kernel's count of datagrams it dropped for a full receive buffer comes with each read
+    // (SO_RXQ_OVFL): losses before the daemon could read are counted, not silent.
+    const int on = 1;
+    (void)::setsockopt(fd_.get(), SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on));
     watch_ = loop().watchIo(fd_.get(), kReadable, [this](uint32_t events) {
         if (events & (kReadable | kError)) receive();
         if (events & kWritable) sendPending();
@@ -70,6 +86,7 @@ void DatagramListener::receive()
     mmsghdr headers[kBatch];
     iovec iovs[kBatch];
     sockaddr_storage addresses[kBatch];
+    alignas(cmsghdr) char controls[kBatch][CMSG_SPACE(sizeof(uint32_t))];
     std::vector<Payload> payloads;
     // The final read at shutdown takes what the kernel already holds and ignores back-pressure.
     const int rounds = finalRead_ ? 1024 : 8;
@@ -86,6 +103,8 @@ void DatagramListener::receive()
             headers[i].msg_hdr.msg_namelen = sizeof(addresses[i]);
             headers[i].msg_hdr.msg_iov = &iovs[i];
             headers[i].msg_hdr.msg_iovlen = 1;
+            headers[i].msg_hdr.msg_control = controls[i];
+            headers[i].msg_hdr.msg_controllen = sizeof(controls[i]);
         }
         int n = ::recvmmsg(fd_.get(), headers, kBatch, MSG_DONTWAIT, nullptr);
         if (n < 0) {
@@ -100,6 +119,7 @@ void DatagramListener::receive()
         int64_t now = realtimeNowNs();
         for (int i = 0; i < n; ++i) {
             const msghdr &header = headers[i].msg_hdr;
+            countKernelDrops(header);
             SocketAddress from;
             std::memcpy(&from.storage, &addresses[i], header.msg_namelen);
             from.length = header.msg_namelen;

@@ -47,6 +47,7 @@ protected:
 
 private:
     void receive();
+    void countKernelDrops(const msghdr &header);
     void addToBatch(BatchEncoder &batch, const Message &message, const SocketAddress &to);
     void closeBatch();
     void countUnencodable(const Message &message);
@@ -63,6 +64,7 @@ private:
     std::unique_ptr<IoWatch> watch_;
     std::vector<uint8_t> receiveBuffers_;
     std::optional<SocketAddress> lastSender_;
+    uint32_t kernelDropsSeen_ = 0;  // the socket's SO_RXQ_OVFL total when last read
     struct Outgoing {
         std::vector<uint8_t> bytes;
         SocketAddress to;
