@@ -124,6 +124,7 @@ private:
     bool closed_ = false;
     bool everConnected_ = false;
     bool finalRead_ = false;
+    size_t finalReadLeft_ = 0;  // bytes the final read still takes (stream sockets)
 
     // splice: this connection's bytes wait in the pipe until spliceTarget_ can take them.
     StreamConnection *spliceTarget_ = nullptr;
