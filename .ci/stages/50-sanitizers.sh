@@ -14,6 +14,10 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # A small quarantine: freed memory is reused sooner, so the tests' bounds on memory growth mean
 # what they say (use-after-free within the last 16 MiB freed is still caught).
 export ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=16
-meson test -C build-asan --suite unit --suite integration --suite systemd --suite can \
-    --timeout-multiplier 2 --print-errorlogs 2>&1 | tee "$out"
+# Every test of those suites but test_systemd_vm: it installs the daemon under the hardened unit,
+# whose system call filter stops LeakSanitizer ("LeakSanitizer has encountered a fatal error");
+# the code it runs is exercised by the other suites here.
+tests=$(meson test -C build-asan --list --suite unit --suite integration --suite systemd --suite can 2>/dev/null \
+    | sed -n 's|^.* / ||p' | grep -vx test_systemd_vm)
+meson test -C build-asan $tests --timeout-multiplier 2 --print-errorlogs 2>&1 | tee "$out"
 exit "${PIPESTATUS[0]}"
