@@ -14,10 +14,13 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # A small quarantine: freed memory is reused sooner, so the tests' bounds on memory growth mean
 # what they say (use-after-free within the last 16 MiB freed is still caught).
 export ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=16
-# Every test of those suites but test_systemd_vm: it installs the daemon under the hardened unit,
-# whose system call filter stops LeakSanitizer ("LeakSanitizer has encountered a fatal error");
-# the code it runs is exercised by the other suites here.
+# Every test of those suites but two. test_systemd_vm installs the daemon under the hardened
+# unit, whose system call filter stops LeakSanitizer ("LeakSanitizer has encountered a fatal
+# error"); the code it runs is exercised by the other suites here. vm_can_tests passes under ASan
+# but takes 7.6 min in the emulated VM (measured), too long for this stage; vm_can_smoke runs the
+# sanitized daemon on vcan in the VM instead, and the can suite runs unsanitized in the README
+# test command.
 tests=$(meson test -C build-asan --list --suite unit --suite integration --suite systemd --suite can 2>/dev/null \
-    | sed -n 's|^.* / ||p' | grep -vx test_systemd_vm)
+    | sed -n 's|^.* / ||p' | grep -vx -e test_systemd_vm -e vm_can_tests)
 meson test -C build-asan $tests --timeout-multiplier 2 --print-errorlogs 2>&1 | tee "$out"
 exit "${PIPESTATUS[0]}"
