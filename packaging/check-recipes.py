@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Checks the Yocto recipe and the Buildroot package against meson_options.txt, without their toolchains.
 """What it checks:
-- meson_options.txt: every feature option (except `tests` and `man`, build-time only) is
+- meson_options.txt: every feature option (except `tests`, `man` and `fuzz`, build-time only) is
   switchable in both recipes;
 - packaging/yocto/*.bb: each line fits BitBake's basic syntax (assignments, flags, inherit,
   shell functions, continuations, balanced quotes); each PACKAGECONFIG[NAME] is
@@ -146,7 +146,7 @@ def check_kconfig(config_path):
 
 def main():
     options = meson_options()
-    features = sorted(n for n, t in options.items() if t == 'feature' and n not in ('tests', 'man'))
+    features = sorted(n for n, t in options.items() if t == 'feature' and n not in ('tests', 'man', 'fuzz'))
     check_yocto(options, features)
     check_buildroot(options, features)
     for line in errors:

@@ -66,7 +66,7 @@ const FormatKind &linesFormat()
 }  // namespace
 
 ControlServer::ControlServer(EventLoop &loop, Manager &manager)
-    : loop_(loop), manager_(manager), report_(manager),
+    : loop_(loop), manager_(manager), report_(manager), acceptPause_(loop),
       reap_(loop.makeDeferred([this] { closing_.clear(); })), tapFlush_(loop.makeDeferred([this] { flushTaps(); }))
 {
 }
@@ -74,6 +74,7 @@ ControlServer::ControlServer(EventLoop &loop, Manager &manager)
 ControlServer::~ControlServer()
 {
     manager_.setTap(nullptr);
+    acceptPause_.cancel();
     watch_.reset();
     fd_.reset();
     struct stat now;
@@ -125,11 +126,13 @@ void ControlServer::acceptClients()
     for (int i = 0; i < 16; ++i) {
         UniqueFd fd(::accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                logf(LogLevel::Warning, "Failed to accept a control client on '{}': {}, ignoring", path_,
-                     std::strerror(errno));
+            const bool shortage = AcceptPause::isShortage(errno);
+            if (shortage ? acceptPause_.pause(*watch_) : errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                logf(LogLevel::Warning, "Failed to accept a control client on '{}': {}{}", path_,
+                     std::strerror(errno), shortage ? "; accepting paused" : ", ignoring");
             return;
         }
+        acceptPause_.accepted();
         if (std::string why = refusalOf(fd.get()); !why.empty()) {
             logf(LogLevel::Warning, LogFields{.reason = "control refused"}, "Control socket '{}': refusing {}", path_,
                  why);

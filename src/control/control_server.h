@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "control/status.h"
+#include "core/accept_pause.h"
 #include "core/event_loop.h"
 #include "core/manager.h"
 #include "core/stream_connection.h"
@@ -81,6 +82,7 @@ private:
     gid_t group_ = 0;  // the socket file's group
     UniqueFd fd_;
     std::unique_ptr<IoWatch> watch_;
+    AcceptPause acceptPause_;  // out of descriptors: the watch waits
     std::map<uint64_t, std::unique_ptr<Client>> clients_;
     std::vector<std::unique_ptr<Client>> closing_;  // freed on the next iteration
     std::unique_ptr<Deferred> reap_;

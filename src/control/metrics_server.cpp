@@ -16,7 +16,7 @@
 namespace sockbridge {
 
 MetricsServer::MetricsServer(EventLoop &loop, const Manager &manager)
-    : loop_(loop), report_(manager), reap_(loop.makeDeferred([this] { closing_.clear(); }))
+    : loop_(loop), report_(manager), acceptPause_(loop), reap_(loop.makeDeferred([this] { closing_.clear(); }))
 {
 }
 
@@ -40,11 +40,13 @@ void MetricsServer::acceptClients()
     for (int i = 0; i < 16; ++i) {
         UniqueFd fd(::accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                logf(LogLevel::Warning, "Failed to accept a metrics client on '{}': {}, ignoring", name_,
-                     std::strerror(errno));
+            const bool shortage = AcceptPause::isShortage(errno);
+            if (shortage ? acceptPause_.pause(*watch_) : errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                logf(LogLevel::Warning, "Failed to accept a metrics client on '{}': {}{}", name_,
+                     std::strerror(errno), shortage ? "; accepting paused" : ", ignoring");
             return;
         }
+        acceptPause_.accepted();
         if (clients_.size() >= kMaxClients) continue;  // closed by UniqueFd
         const uint64_t id = nextId_++;
         auto client = std::make_unique<Client>();

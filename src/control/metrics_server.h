@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "control/status.h"
+#include "core/accept_pause.h"
 #include "core/event_loop.h"
 #include "core/net_address.h"
 #include "core/stream_connection.h"
@@ -50,6 +51,7 @@ private:
     std::string name_;
     UniqueFd fd_;
     std::unique_ptr<IoWatch> watch_;
+    AcceptPause acceptPause_;  // out of descriptors: the watch waits
     std::map<uint64_t, std::unique_ptr<Client>> clients_;
     std::vector<std::unique_ptr<Client>> closing_;
     std::unique_ptr<Deferred> reap_;

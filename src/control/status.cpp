@@ -10,6 +10,7 @@
 
 #include "build_config.h"
 #include "core/manager.h"
+#include "sinks/log_sink.h"
 
 namespace sockbridge {
 
@@ -163,7 +164,9 @@ nlohmann::json StatusReport::stats() const
     for (const auto &listener : manager_.listeners()) listeners[listener->name()] = countersJson(*listener);
     nlohmann::json routes = nlohmann::json::object();
     for (const auto &route : manager_.routes()) routes[route->name()] = countersJson(route->counters());
-    return {{"listeners", std::move(listeners)}, {"routes", std::move(routes)}};
+    nlohmann::json logs = nlohmann::json::object();
+    for (const auto &[path, log] : manager_.logs()) logs[path] = countersJson(log->counters());
+    return {{"listeners", std::move(listeners)}, {"routes", std::move(routes)}, {"logs", std::move(logs)}};
 }
 
 std::string StatusReport::prometheus() const

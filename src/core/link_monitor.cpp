@@ -19,6 +19,12 @@
 namespace sockbridge {
 
 namespace {
+
+// NLMSG_OK, without its comparison of the u32 nlmsg_len with a signed length (clang's -Wsign-compare).
+bool netlinkMessageFits(const nlmsghdr *header, int left)
+{
+    return left >= int(sizeof(nlmsghdr)) && header->nlmsg_len >= sizeof(nlmsghdr) && header->nlmsg_len <= unsigned(left);
+}
 std::map<EventLoop *, std::weak_ptr<LinkMonitor>> &monitors()
 {
     static std::map<EventLoop *, std::weak_ptr<LinkMonitor>> byLoop;
@@ -117,7 +123,7 @@ void LinkMonitor::receive()
             return;
         }
         int left = int(n);
-        for (auto *header = reinterpret_cast<nlmsghdr *>(buffer_.data()); NLMSG_OK(header, left);
+        for (auto *header = reinterpret_cast<nlmsghdr *>(buffer_.data()); netlinkMessageFits(header, left);
              header = NLMSG_NEXT(header, left)) {
             if (header->nlmsg_type != RTM_NEWLINK && header->nlmsg_type != RTM_DELLINK) continue;
             auto *info = static_cast<ifinfomsg *>(NLMSG_DATA(header));

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <fmt/core.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -459,6 +460,10 @@ std::string Manager::statsJson() const
     out += R"(},"routes":{)";
     for (size_t i = 0; i < routes_.size(); ++i)
         out += fmt::format(R"({}"{}":{})", i ? "," : "", routes_[i]->name(), routes_[i]->counters().toJson());
+    out += R"(},"logs":{)";
+    for (auto it = logs_.begin(); it != logs_.end(); ++it)
+        out += fmt::format(R"({}{}:{})", it == logs_.begin() ? "" : ",", nlohmann::json(it->first).dump(),
+                           it->second->counters().toJson());
     out += "}}";
     return out;
 }

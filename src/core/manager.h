@@ -58,6 +58,8 @@ public:
     // For the control socket and metrics (src/control/): what runs now, in config order.
     const std::vector<std::unique_ptr<Listener>> &listeners() const { return listeners_; }
     const std::vector<std::unique_ptr<Route>> &routes() const { return routes_; }
+    // Log files by path; their counters say how many records were written and how many failed.
+    const std::map<std::string, std::unique_ptr<LogSink>> &logs() const { return logs_; }
     const AppliedConfig &applied() const { return applied_; }
     bool listenerDown(const std::string &name) const { return down_.count(name) != 0; }
     bool shuttingDown() const { return shuttingDown_; }

@@ -3,6 +3,7 @@
 #include "core/stream_connection.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -342,9 +343,12 @@ void StreamConnection::readSome()
         spliceIn();
         return;
     }
-    // The final read at shutdown takes everything the kernel holds (its buffer bounds it) and
-    // ignores back-pressure: those bytes were already acknowledged to the peer.
+    // The final read at shutdown takes what the kernel held when it began (finalReadLeft_, so a
+    // peer that keeps sending cannot hold the shutdown off) and ignores back-pressure: those
+    // bytes were already acknowledged to the peer.
     const int reads = finalRead_ ? kFinalReads : kReadsPerWakeup;
+    // Under TLS the kernel's byte count is ciphertext: no bound to read against.
+    const bool finalByteBound = finalRead_ && !messageMode_ && !tls_;
     std::vector<Payload> messages;
     Payload buffer;
     for (int i = 0; i < reads && (finalRead_ || (!readPaused_ && !readStopped_)) && !inputEnded_; ++i) {
@@ -352,7 +356,8 @@ void StreamConnection::readSome()
             pauseReading();
             return;
         }
-        buffer.resize(kReadSize);
+        if (finalByteBound && finalReadLeft_ == 0) break;
+        buffer.resize(finalByteBound ? std::min(kReadSize, finalReadLeft_) : kReadSize);
         ssize_t n = receive(buffer.data(), buffer.size());
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) break;
@@ -363,6 +368,7 @@ void StreamConnection::readSome()
             endOfInput();
             return;
         }
+        if (finalByteBound) finalReadLeft_ -= std::min(size_t(n), finalReadLeft_);
         messages.clear();
         bool ok = true;
         // Not under TLS: a record (16 KiB) would keep the whole 64 KiB buffer alive in a queue.
@@ -568,6 +574,9 @@ void StreamConnection::stopReading()
     moveSplicedBytesToTarget();  // the final read below goes the copying way, after these
     if (!connecting_ && !handshaking_) {
         finalRead_ = true;
+        // SIOCINQ: the bytes of a stream socket waiting to be read now.
+        int queued = 0;
+        finalReadLeft_ = ::ioctl(fd_.get(), FIONREAD, &queued) == 0 && queued >= 0 ? size_t(queued) : kFinalReads * kReadSize;
         readSome();
         finalRead_ = false;
     }

@@ -154,6 +154,7 @@ private:
     bool closed_ = false;
     bool everConnected_ = false;
     bool finalRead_ = false;
+    size_t finalReadLeft_ = 0;  // bytes the final read still takes (stream sockets)
 
     // TLS: the handshake's state, and which readiness each direction waits for (a read may need
     // the socket writable and a write readable, when the protocol says so).

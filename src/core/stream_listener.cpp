@@ -12,12 +12,14 @@ namespace sockbridge {
 namespace {
 // Unnamed unix clients have no address; logs still need a word for them.
 std::string shown(const std::string &peer) { return peer.empty() ? "an unnamed client" : peer; }
+
 }  // namespace
 
 StreamListener::StreamListener(std::string name, EventLoop &loop, const FormatKind &format,
                                const FormatOptions &options, StreamSocketOps ops, MessageKind kind)
     : Listener(std::move(name), loop), format_(format), options_(options), ops_(std::move(ops)),
       kind_(format.messageKind.value_or(kind)),
+      acceptPause_(loop),
       reap_(loop.makeDeferred([this] { closing_.clear(); })),
       reconnectTimer_(loop.makeTimer([this] { connectNow(); })), backoff_(ops_.backoff)
 {
@@ -85,6 +87,7 @@ void StreamListener::forget(StreamConnection &connection)
     closing_.push_back(std::move(it->second));
     connections_.erase(it);
     reap_->schedule();
+    acceptPause_.retryNow();  // its descriptor is freed on the next iteration
     notifyInput();  // a full client may have been what held the queue back
 }
 
@@ -96,12 +99,24 @@ void StreamListener::acceptClients()
         UniqueFd fd(::accept4(listenFd_.get(), reinterpret_cast<sockaddr *>(&address), &length,
                               SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) {
+            if (AcceptPause::isShortage(errno)) {
+                if (acceptPause_.pause(*listenWatch_)) {
+                    ++counters().errors;
+                    logf(LogLevel::Warning, LogFields{.listener = name(), .reason = "accept failed"},
+                         "Listener '{}': failed to accept a client: {}; accepting paused, retrying every {} ms",
+                         name(), std::strerror(errno), AcceptPause::kRetryDelay.count());
+                }
+                return;
+            }
             if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
                 logf(LogLevel::Warning, LogFields{.listener = name(), .reason = "accept failed"},
                      "Listener '{}': failed to accept a client: {}", name(), std::strerror(errno));
                 ++counters().errors;
             }
             return;
+        }
+        if (acceptPause_.accepted()) {
+            logf(LogLevel::Notice, LogFields{.listener = name()}, "Listener '{}': accepting clients again", name());
         }
         std::string peer = ops_.peerName(address, length);
         if (!ops_.allow.admits(reinterpret_cast<const sockaddr *>(&address), length)) {
@@ -266,6 +281,7 @@ bool StreamListener::flushed() const
 void StreamListener::stopReading()
 {
     stopped_ = true;
+    acceptPause_.cancel();
     listenWatch_.reset();
     listenFd_.reset();
     for (StreamConnection *connection : snapshot()) connection->stopReading();

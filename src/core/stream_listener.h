@@ -14,6 +14,7 @@
 
 #include "core/allow_list.h"
 #include "core/backoff.h"
+#include "core/accept_pause.h"
 #include "core/listener.h"
 #include "core/stream_connection.h"
 #include "core/unique_fd.h"
@@ -82,6 +83,7 @@ private:
 
     UniqueFd listenFd_;
     std::unique_ptr<IoWatch> listenWatch_;
+    AcceptPause acceptPause_;  // out of descriptors: the watch waits
     std::map<uint64_t, std::unique_ptr<StreamConnection>> connections_;
     std::vector<std::unique_ptr<StreamConnection>> closing_;  // freed on the next iteration
     std::unique_ptr<Deferred> reap_;

@@ -104,7 +104,7 @@ int main(int argc, char **argv)
     auto *statusCmd = app.add_subcommand("status", "listeners and routes: state, peers, counters, rates");
     statusCmd->add_flag("--json", json, "the daemon's answer as JSON");
     auto *statsCmd = app.add_subcommand("stats", "every counter of every listener and route");
-    statsCmd->add_flag("--json", json, "as JSON: {\"listeners\": {NAME: counters}, \"routes\": {...}}");
+    statsCmd->add_flag("--json", json, "as JSON: {\"listeners\": {NAME: counters}, \"routes\": {...}, \"logs\": {PATH: counters}}");
 
     std::string listener;
     uint64_t count = 0;

@@ -122,7 +122,7 @@ std::string renderStatus(const nlohmann::json &status)
 std::string renderStats(const nlohmann::json &stats)
 {
     std::string out;
-    for (const char *section : {"listeners", "routes"}) {
+    for (const char *section : {"listeners", "routes", "logs"}) {
         if (!stats.contains(section)) continue;
         for (const auto &[name, counters] : stats[section].items()) {
             out += fmt::format("{} {}", std::string(section).substr(0, std::string(section).size() - 1), name);

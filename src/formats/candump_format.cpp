@@ -237,13 +237,17 @@ bool CandumpFormat::Decoder::feed(std::span<const uint8_t> bytes, std::vector<Pa
     const char *const end = p + bytes.size();
     while (p < end) {
         const auto *nl = static_cast<const char *>(std::memchr(p, '\n', size_t(end - p)));
+        // The limit holds for every line, however the stream was cut into pieces: a long line
+        // that came whole is refused as one that came in parts is.
+        const size_t lineSize = partial_.size() + size_t((nl ? nl : end) - p);
+        if (lineSize > maxMessage_) {
+            failed_ = true;
+            partial_.clear();
+            error_ = fmt::format("line longer than {} bytes", maxMessage_);
+            return false;
+        }
         if (!nl) {
             partial_.append(p, end);
-            if (partial_.size() > maxMessage_) {
-                failed_ = true;
-                error_ = fmt::format("line longer than {} bytes", maxMessage_);
-                return false;
-            }
             break;
         }
         bool ok;

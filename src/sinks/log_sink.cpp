@@ -86,22 +86,42 @@ void LogSink::drain()
             ++counters().errors;
             continue;
         }
-        if (!batch_.empty() && file_.exceedsLimit(batch_.size() + record_.size())) {
-            if (int r = file_.write(batch_); r < 0) {
-                logf(LogLevel::Error, "Failed to write log '{}': {}", spec_.path, std::strerror(-r));
-                ++counters().errors;
-            }
-            batch_.clear();
-        }
+        if (!batch_.empty() && file_.exceedsLimit(batch_.size() + record_.size())) writeBatch();
         batch_.insert(batch_.end(), record_.begin(), record_.end());
-        counters().countOut(message->size());
+        ++batchRecords_;
+        batchBytes_ += message->size();
     }
-    if (batch_.empty()) return;
-    if (int r = file_.write(batch_); r < 0) {
-        logf(LogLevel::Error, "Failed to write log '{}': {}", spec_.path, std::strerror(-r));
-        ++counters().errors;
+    if (!batch_.empty()) writeBatch();
+}
+
+/*
+ * Records count as out once written and as errors when the write failed (a full disk): they are
+ * dropped, the bridging goes on, and the next batch tries again. A failure is logged when it
+ * starts and when it ends, not for every batch. A log file deleted or moved away from outside is
+ * noticed here and created again at its path.
+ */
+void LogSink::writeBatch()
+{
+    int r = file_.reopenIfReplaced();
+    if (r > 0)
+        logf(LogLevel::Notice, "Log '{}': the file was deleted or moved away; writing to a new one", spec_.path);
+    if (r >= 0) r = file_.write(batch_);
+    if (r < 0) {
+        counters().errors += batchRecords_;
+        if (lostWhileFailing_ == 0)
+            logf(LogLevel::Error, "Failed to write log '{}': {}; dropping records until it works again "
+                 "(counted as errors)", spec_.path, std::strerror(-r));
+        lostWhileFailing_ += batchRecords_;
+    } else {
+        if (lostWhileFailing_ > 0)
+            logf(LogLevel::Notice, "Log '{}': writing again; {} records were dropped", spec_.path, lostWhileFailing_);
+        lostWhileFailing_ = 0;
+        counters().messagesOut += batchRecords_;
+        counters().bytesOut += batchBytes_;
     }
     batch_.clear();
+    batchRecords_ = 0;
+    batchBytes_ = 0;
 }
 
 void LogSink::close()

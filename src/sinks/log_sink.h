@@ -31,12 +31,16 @@ protected:
 private:
     // False when the record cannot go in this log (a pcap of another link type).
     bool appendRecord(const Message &message);
+    void writeBatch();
 
     LogSpec spec_;
     PcapWriter pcap_;
     bool warnedSkip_ = false;
     RotatingFile file_;
     std::vector<uint8_t> batch_;
+    uint64_t batchRecords_ = 0;
+    uint64_t batchBytes_ = 0;  // of the messages in batch_, for the counters
+    uint64_t lostWhileFailing_ = 0;  // records dropped since writing started to fail
     std::vector<uint8_t> record_;
     bool warnedUnencodable_ = false;
 };

@@ -38,8 +38,23 @@ int RotatingFile::reopen()
     struct stat st{};
     if (fstat(fd_.get(), &st) < 0) return -errno;
     size_ = uint64_t(st.st_size);
+    device_ = st.st_dev;
+    inode_ = st.st_ino;
     headerChecked_ = false;
     return 0;
+}
+
+int RotatingFile::reopenIfReplaced()
+{
+    if (!fd_) return -EBADF;
+    struct stat st{};
+    if (::stat(path_.c_str(), &st) == 0) {
+        if (st.st_dev == device_ && st.st_ino == inode_) return 0;
+    } else if (errno != ENOENT) {
+        return -errno;
+    }
+    if (int r = reopen(); r < 0) return r;
+    return 1;
 }
 
 void RotatingFile::setHeader(std::vector<uint8_t> header)
@@ -61,8 +76,9 @@ int RotatingFile::prepareHeader()
         }
         if (int r = rotate(); r < 0) return r;
     }
+    if (int r = writeAll(header_); r < 0) return r;
     headerChecked_ = true;
-    return writeAll(header_);
+    return 0;
 }
 
 int RotatingFile::rotate()
@@ -86,14 +102,22 @@ int RotatingFile::write(std::span<const uint8_t> bytes)
     return writeAll(bytes);
 }
 
+/*
+ * All of `bytes` or nothing: when the disk fills up halfway, what was written is cut off again,
+ * so the file never ends in half a record (the next record would follow it, and a pcap would be
+ * unreadable from there on).
+ */
 int RotatingFile::writeAll(std::span<const uint8_t> bytes)
 {
+    const uint64_t before = size_;
     size_t done = 0;
     while (done < bytes.size()) {
         ssize_t n = ::write(fd_.get(), bytes.data() + done, bytes.size() - done);
         if (n < 0) {
             if (errno == EINTR) continue;
-            return -errno;
+            const int error = errno;
+            if (done > 0 && ::ftruncate(fd_.get(), off_t(before)) == 0) size_ = before;
+            return -error;
         }
         done += size_t(n);
         size_ += uint64_t(n);

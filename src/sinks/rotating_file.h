@@ -2,6 +2,8 @@
 // RotatingFile: an append-only file that rotates by size (path → path.1 → ... → path.N).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -28,6 +30,10 @@ public:
     // True when a write of `bytes` more would rotate first.
     bool wouldRotate(size_t bytes) const { return size_ > 0 && exceedsLimit(bytes); }
     bool exceedsLimit(size_t bytes) const { return rotateSize_ && size_ + bytes > rotateSize_; }
+    // The file at `path` is no longer the one open (deleted, or moved away by hand or by another
+    // rotator): opens a new one there. Returns 1 when it did, 0 when the file is still there, or
+    // -errno.
+    [[nodiscard]] int reopenIfReplaced();
     [[nodiscard]] int sync();
     void close() { fd_.reset(); }
     uint64_t size() const { return size_; }
@@ -46,6 +52,8 @@ private:
     uint64_t size_ = 0;
     std::vector<uint8_t> header_;
     bool headerChecked_ = false;  // the open file starts with header_
+    dev_t device_ = 0;  // of the open file, to notice it was replaced
+    ino_t inode_ = 0;
 };
 
 }  // namespace sockbridge

@@ -4,7 +4,7 @@
 import os
 
 import harness
-from harness import Daemon, check_equal
+from harness import Daemon, check, check_equal
 
 
 def test_fast_small_lines_to_a_log_are_not_dropped_with_the_default_queue():
@@ -71,6 +71,41 @@ daemon: {{shutdown_timeout: 1s}}
             sender.close()
         records = harness.read_jsonl(log_path)
         check_equal([r["text"] for r in records], ["line %05d" % i for i in range(count)], "logged lines")
+
+
+def test_datagrams_the_kernel_drops_for_a_full_receive_buffer_are_counted():
+    # A `block` route to a client that never reads stops the daemon reading its udp socket, so
+    # the kernel drops what does not fit in the socket's buffer. Those datagrams never reach the
+    # daemon, yet they are counted (kernel_drops, from SO_RXQ_OVFL): received + dropped = sent.
+    in_port, out_port = harness.free_udp_port(), harness.free_tcp_port()
+    count, size = 3000, 1000
+    cfg = f"""\
+listeners:
+  in: {{type: udp, bind: 127.0.0.1:{in_port}, receive_buffer: 64KiB}}
+  out: {{type: tcp, listen: 127.0.0.1:{out_port}}}
+routes:
+  - {{from: in, to: out, queue: {{max_messages: 16, overflow: block}}}}
+"""
+    with harness.temp_dir() as tmp, Daemon(cfg, tmp) as daemon:
+        stalled = harness.tcp_connect(out_port, rcvbuf=4096)
+        daemon.wait_for_log(r"Listener 'out': client .* connected")
+        sender = harness.udp_socket()
+        for i in range(count):
+            sender.sendto(b"%05d" % i + b"d" * (size - 5), ("127.0.0.1", in_port))
+        reader = harness.Reader(stalled, keep=False)
+        reader.start()
+        # The daemon reads again: one more datagram brings the kernel's count of the dropped ones.
+        daemon.wait_counter(lambda c: c["routes"]["in->out"]["messages_out"] == c["listeners"]["in"]["messages_in"],
+                            what="the queue to empty")
+        sender.sendto(b"last", ("127.0.0.1", in_port))
+        counters = daemon.wait_counter(
+            lambda c: c["listeners"]["in"]["messages_in"] + c["listeners"]["in"]["kernel_drops"] == count + 1,
+            what="received + kernel drops = sent")["listeners"]["in"]
+        print(f"{count + 1} datagrams sent: {counters['messages_in']} read, {counters['kernel_drops']} dropped by "
+              "the kernel")
+        check(counters["kernel_drops"] > 0, "the kernel dropped nothing: the test did not fill the buffer")
+        reader.stop()
+        check_equal(daemon.stop(), 0, "exit code")
 
 
 if __name__ == "__main__":

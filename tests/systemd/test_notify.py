@@ -107,7 +107,8 @@ def test_no_status_timer_outside_systemd():
     port = harness.free_tcp_port()
     with harness.temp_dir() as tmp:
         os.environ.pop("NOTIFY_SOCKET", None)
-        with Daemon(config(port), tmp) as daemon:
+        # No control socket: the default path is shared, and another test's client would wake it.
+        with Daemon(config(port) + "daemon: {control: none}\n", tmp) as daemon:
             def switches():
                 with open(f"/proc/{daemon.pid}/status") as f:
                     text = f.read()

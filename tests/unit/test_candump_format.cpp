@@ -150,3 +150,25 @@ TEST(CandumpFormat, DecoderJoinsLinesSplitAcrossFeeds)
     EXPECT_EQ(payloads[0], (Payload{0, 0, 1, 0x23, 1, 0, 0, 0, 0x01}));
     EXPECT_EQ(payloads[1], (Payload{0, 0, 7, 0xff, 0, 0, 0, 0}));
 }
+
+// Found by fuzz_candump: a line over the limit was refused when it came in pieces but accepted
+// (a comment, skipped) when it came in one read, so the verdict depended on TCP segmentation.
+TEST(CandumpFormat, RefusesAnOverlongLineWhetherItComesWholeOrInPieces)
+{
+    FormatOptions options;
+    options.maxMessage = 512;
+    const std::string line = "# " + std::string(600, 'x') + "\n7FF#00\n";
+    const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t *>(line.data()), line.size());
+
+    CandumpFormat::Decoder whole(options);
+    std::vector<Payload> payloads;
+    EXPECT_FALSE(whole.feed(bytes, payloads));
+    EXPECT_EQ(whole.error(), "line longer than 512 bytes");
+
+    CandumpFormat::Decoder pieces(options);
+    bool ok = true;
+    for (size_t at = 0; ok && at < bytes.size(); at += 7) ok = pieces.feed(bytes.subspan(at, std::min<size_t>(7, bytes.size() - at)), payloads);
+    EXPECT_FALSE(ok);
+    EXPECT_EQ(pieces.error(), "line longer than 512 bytes");
+    EXPECT_TRUE(payloads.empty());
+}

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Tests for RotatingFile (append, size rotation, reopen) and LogSink's record formats.
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -364,4 +366,51 @@ TEST_F(RotatingFileTest, LogSinkRotatesBetweenRecordsNeverInsideOne)
     EXPECT_EQ(sink.counters().messagesOut, 5u);
     EXPECT_EQ(sink.counters().bytesOut, 20u);
     EXPECT_EQ(sink.counters().errors, 0u);
+}
+
+// A write the file system refuses halfway (here RLIMIT_FSIZE, as a full disk would) leaves the
+// file at its last whole record, so the next record does not follow half of one.
+TEST_F(RotatingFileTest, AFailedWriteIsCutBackToTheLastWholeRecord)
+{
+    RotatingFile file(path_, 0, 0);
+    file.open();
+    ASSERT_EQ(file.write(bytesOf("first record\n")), 0);
+
+    struct rlimit old{};
+    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+    struct sigaction ignore{}, previous{};
+    ignore.sa_handler = SIG_IGN;
+    ASSERT_EQ(sigaction(SIGXFSZ, &ignore, &previous), 0);  // EFBIG instead of the signal
+    struct rlimit small = old;
+    small.rlim_cur = 20;
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+    const int r = file.write(bytesOf("a record that does not fit\n"));
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+    sigaction(SIGXFSZ, &previous, nullptr);
+
+    EXPECT_EQ(r, -EFBIG);
+    EXPECT_EQ(readFile(path_), "first record\n");
+    EXPECT_EQ(file.size(), 13u);
+    ASSERT_EQ(file.write(bytesOf("next record\n")), 0);
+    EXPECT_EQ(readFile(path_), "first record\nnext record\n");
+}
+
+TEST_F(RotatingFileTest, AFileMovedAwayOrDeletedIsCreatedAgainAtItsPath)
+{
+    RotatingFile file(path_, 0, 0);
+    file.open();
+    ASSERT_EQ(file.write(bytesOf("before\n")), 0);
+    EXPECT_EQ(file.reopenIfReplaced(), 0);
+
+    fs::rename(path_, path_ + ".moved");
+    EXPECT_EQ(file.reopenIfReplaced(), 1);
+    ASSERT_EQ(file.write(bytesOf("after the move\n")), 0);
+    EXPECT_EQ(readFile(path_ + ".moved"), "before\n");
+    EXPECT_EQ(readFile(path_), "after the move\n");
+
+    fs::remove(path_);
+    EXPECT_EQ(file.reopenIfReplaced(), 1);
+    ASSERT_EQ(file.write(bytesOf("after the delete\n")), 0);
+    EXPECT_EQ(readFile(path_), "after the delete\n");
+    EXPECT_EQ(file.reopenIfReplaced(), 0);
 }
