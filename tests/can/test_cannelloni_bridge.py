@@ -295,8 +295,20 @@ def bridge(pace, every_frame):
                     # ...and every decoded frame was written to the bus or counted as dropped.
                     check_equal(bus["messages_out"] + dropped, tunnel["messages_in"], "frames written + dropped")
                     return
-                check_equal(len(sent), frames, "frames put on the bus")
-                if received != sent:
+                # The frames number themselves (cangen -D i): the far bus must show 0..frames-1 in
+                # order, whatever the input witness saw (a loaded VM has made candump, not the
+                # bridge, miss a few frames on the input bus).
+                numbers = [sequence_number(frame) for frame in received]
+                start = numbers[0] if numbers else 0
+                if numbers != list(range(start, start + frames)):
+                    first = next((i for i, n in enumerate(numbers) if n != start + i), len(numbers))
+                    raise harness.TestFailure(
+                        f"{len(numbers)} of {frames} frames arrived; frame {first} is "
+                        f"{numbers[first] if first < len(numbers) else 'missing'}")
+                if len(sent) != frames:
+                    print(f"the input witness saw {len(sent)} of {frames} frames; the bridge delivered all",
+                          flush=True)
+                elif received != sent:
                     first = next((i for i, (a, b) in enumerate(zip(sent, received)) if a != b),
                                  min(len(sent), len(received)))
                     raise harness.TestFailure(
