@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: MIT
+# What the benchmark scripts share: starting sockbridged and knowing when it is READY (its sd_notify
+# message on a NOTIFY_SOCKET of our own), stopping a process with its CPU time, medians and tables.
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+
+class Sockbridged:
+    """sockbridged with `config` (YAML text), started and READY when the constructor returns.
+    `ready_seconds` is the time from exec to its READY=1 notification."""
+
+    def __init__(self, binary, config, directory, name="sockbridge.yaml", timeout=60, env=None):
+        self.config_path = os.path.join(directory, name)
+        with open(self.config_path, "w") as f:
+            f.write(config)
+        self.notify_path = os.path.join(directory, f".notify-{name}")
+        if os.path.exists(self.notify_path):
+            os.unlink(self.notify_path)
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        environment = dict(os.environ if env is None else env, NOTIFY_SOCKET=self.notify_path)
+        started = time.monotonic()
+        self.proc = subprocess.Popen([binary, "--config", self.config_path], env=environment,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.pid = self.proc.pid
+        self.notify.settimeout(timeout)
+        while True:
+            try:
+                message = self.notify.recv(4096).decode()
+            except socket.timeout:
+                self.proc.kill()
+                raise RuntimeError(f"sockbridged did not report READY within {timeout}s: "
+                                   f"{self.proc.stderr.read().decode()[-2000:]}")
+            if "READY=1" in message.split("\n"):
+                break
+        self.ready_seconds = time.monotonic() - started
+
+    def stop(self):
+        """SIGTERM, wait; returns its user + system CPU seconds."""
+        try:
+            self.notify.close()
+            os.unlink(self.notify_path)
+        except OSError:
+            pass
+        return stop_process(self.proc)
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=30):
+    """Signals `proc`, reaps it and returns its user + system CPU seconds. os.wait4, not Popen's
+    methods: those would reap it before wait4 sees its resource usage."""
+    if proc.returncode is not None:
+        return 0.0
+    try:
+        os.kill(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, _, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = 0
+            return usage.ru_utime + usage.ru_stime
+        if time.monotonic() > deadline:
+            os.kill(proc.pid, signal.SIGKILL)
+            deadline += timeout
+        time.sleep(0.01)
+
+
+def free_port(kind=socket.SOCK_DGRAM, host="127.0.0.1"):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}" if a is not None and b else "n/a"
+
+
+def temp_dir():
+    return tempfile.TemporaryDirectory(prefix="sockbridge-bench-")
