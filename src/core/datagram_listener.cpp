@@ -10,7 +10,6 @@
 namespace sockbridge {
 
 namespace {
-constexpr size_t kBatch = 32;
 constexpr size_t kDatagramMax = 65536;
 }  // namespace
 
@@ -66,10 +65,19 @@ const SocketAddress *DatagramListener::destination() const
 
 void DatagramListener::receive()
 {
-    if (receiveBuffers_.empty()) receiveBuffers_.resize(kBatch * kDatagramMax);
-    mmsghdr headers[kBatch];
-    iovec iovs[kBatch];
-    sockaddr_storage addresses[kBatch];
+    if (!slots_) {
+        // Set up once: only the address lengths change between calls.
+        slots_ = std::make_unique<ReceiveSlots>();
+        slots_->buffers.resize(kBatch * kDatagramMax);
+        for (size_t i = 0; i < kBatch; ++i) {
+            slots_->iovs[i] = {slots_->buffers.data() + i * kDatagramMax, kDatagramMax};
+            slots_->headers[i].msg_hdr.msg_name = &slots_->addresses[i];
+            slots_->headers[i].msg_hdr.msg_iov = &slots_->iovs[i];
+            slots_->headers[i].msg_hdr.msg_iovlen = 1;
+        }
+    }
+    mmsghdr *headers = slots_->headers;
+    const iovec *iovs = slots_->iovs;
     std::vector<Payload> payloads;
     // The final read at shutdown takes what the kernel already holds and ignores back-pressure.
     const int rounds = finalRead_ ? 1024 : 8;
@@ -79,14 +87,7 @@ void DatagramListener::receive()
             updateEvents();
             return;
         }
-        for (size_t i = 0; i < kBatch; ++i) {
-            iovs[i] = {receiveBuffers_.data() + i * kDatagramMax, kDatagramMax};
-            headers[i] = {};
-            headers[i].msg_hdr.msg_name = &addresses[i];
-            headers[i].msg_hdr.msg_namelen = sizeof(addresses[i]);
-            headers[i].msg_hdr.msg_iov = &iovs[i];
-            headers[i].msg_hdr.msg_iovlen = 1;
-        }
+        for (size_t i = 0; i < kBatch; ++i) headers[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
         int n = ::recvmmsg(fd_.get(), headers, kBatch, MSG_DONTWAIT, nullptr);
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR) {
@@ -101,7 +102,7 @@ void DatagramListener::receive()
         for (int i = 0; i < n; ++i) {
             const msghdr &header = headers[i].msg_hdr;
             SocketAddress from;
-            std::memcpy(&from.storage, &addresses[i], header.msg_namelen);
+            std::memcpy(&from.storage, &slots_->addresses[i], header.msg_namelen);
             from.length = header.msg_namelen;
             if (header.msg_flags & MSG_TRUNC) {
                 std::string sender = from.toString();
@@ -123,14 +124,18 @@ void DatagramListener::receive()
                 ++counters().errors;
                 decoder_ = format_.makeDecoder(options_);  // a failed decoder is not fed again
             }
-            std::string peer = from.toString();
+            // Formatting an address costs more than relaying a datagram: a sender's is formatted once.
+            if (!(from == peerAddress_)) {
+                peerAddress_ = from;
+                peerName_ = from.toString();
+            }
             for (auto &payload : payloads) {
                 Message message;
                 message.kind = format_.messageKind.value_or(MessageKind::Datagram);
                 message.linkType = format_.linkType;
                 message.data = std::move(payload);
                 message.timestampNs = now;
-                message.peer = peer;
+                message.peer = peerName_;
                 emit(std::move(message));
             }
         }

@@ -61,8 +61,17 @@ private:
     DatagramSocketOps ops_;
     UniqueFd fd_;
     std::unique_ptr<IoWatch> watch_;
-    std::vector<uint8_t> receiveBuffers_;
+    static constexpr size_t kBatch = 32;  // datagrams a recvmmsg/sendmmsg call
+    struct ReceiveSlots {
+        std::vector<uint8_t> buffers;
+        iovec iovs[kBatch]{};
+        sockaddr_storage addresses[kBatch]{};
+        mmsghdr headers[kBatch]{};
+    };
+    std::unique_ptr<ReceiveSlots> slots_;  // allocated on the first read
     std::optional<SocketAddress> lastSender_;
+    SocketAddress peerAddress_;  // the last datagram's sender and its name for messages' `peer`
+    std::string peerName_;
     struct Outgoing {
         std::vector<uint8_t> bytes;
         SocketAddress to;
