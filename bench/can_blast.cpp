@@ -13,6 +13,7 @@
 #include <linux/can/raw.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -90,6 +91,12 @@ void sendFrames(int fd, uint32_t first, long count)
 
 int sender(const char *interface, double rate, long count)
 {
+    // On one CPU: vcan queues a frame on the backlog of the CPU that sent it, so a sender that
+    // migrated mid-stream could reorder its own frames before any bridge saw them.
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    if (sched_setaffinity(0, sizeof(one), &one) < 0) fail("sched_setaffinity");
     int fd = openCan(interface);
     constexpr int64_t kTickNs = 1'000'000;
     const int64_t start = nowNs(CLOCK_MONOTONIC);
