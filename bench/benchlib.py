@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # What the benchmark scripts share: starting sockbridged and knowing when it is READY (its sd_notify
 # message on a NOTIFY_SOCKET of our own), stopping a process with its CPU time, medians and tables.
+import json
 import os
 import signal
 import socket
@@ -14,7 +15,7 @@ class Sockbridged:
     """sockbridged with `config` (YAML text), started and READY when the constructor returns.
     `ready_seconds` is the time from exec to its READY=1 notification."""
 
-    def __init__(self, binary, config, directory, name="sockbridge.yaml", timeout=60, env=None):
+    def __init__(self, binary, config, directory, name="sockbridge.yaml", timeout=60, env=None, prefix=()):
         self.config_path = os.path.join(directory, name)
         with open(self.config_path, "w") as f:
             f.write(config)
@@ -25,7 +26,7 @@ class Sockbridged:
         self.notify.bind(self.notify_path)
         environment = dict(os.environ if env is None else env, NOTIFY_SOCKET=self.notify_path)
         started = time.monotonic()
-        self.proc = subprocess.Popen([binary, "--config", self.config_path], env=environment,
+        self.proc = subprocess.Popen([*prefix, binary, "--config", self.config_path], env=environment,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.pid = self.proc.pid
         self.notify.settimeout(timeout)
@@ -41,13 +42,22 @@ class Sockbridged:
         self.ready_seconds = time.monotonic() - started
 
     def stop(self):
-        """SIGTERM, wait; returns its user + system CPU seconds."""
+        """SIGTERM, wait; returns its user + system CPU seconds. Its log is in `self.log` then."""
         try:
             self.notify.close()
             os.unlink(self.notify_path)
         except OSError:
             pass
-        return stop_process(self.proc)
+        cpu = stop_process(self.proc)
+        self.log = self.proc.stderr.read().decode(errors="replace")
+        return cpu
+
+    def final_counters(self):
+        """The JSON of its "Final counters" log line; after stop()."""
+        for line in reversed(self.log.splitlines()):
+            if "Final counters: " in line:
+                return json.loads(line.split("Final counters: ", 1)[1])
+        raise RuntimeError(f"sockbridged logged no final counters: {self.log[-2000:]}")
 
 
 def stop_process(proc, sig=signal.SIGTERM, timeout=30):

@@ -4,7 +4,8 @@
 //   blast tcp-recv PORT                   accept one connection, read to EOF; prints bytes and seconds
 //   blast udp-send HOST PORT COUNT SIZE [RATE]
 //                                         send COUNT datagrams of SIZE bytes (sendmmsg batches), as fast
-//                                         as it can or RATE a second (bursts on absolute 1 ms ticks)
+//                                         as it can or RATE a second (bursts on absolute 1 ms ticks);
+//                                         prints count and seconds
 //   blast udp-recv PORT IDLE_MS           count datagrams until none came for IDLE_MS; prints count and seconds
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -132,7 +133,9 @@ int udpSend(const char *host, int port, long count, int size, double rate)
         }
         sent += n;
     }
-    std::printf("%ld\n", sent);
+    timespec end{};
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    std::printf("%ld %.6f\n", sent, double(end.tv_sec - start.tv_sec) + double(end.tv_nsec - start.tv_nsec) / 1e9);
     return 0;
 }
 
