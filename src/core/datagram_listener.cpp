@@ -163,7 +163,12 @@ void DatagramListener::drain()
             addToBatch(*batch, *message, *to);
             continue;
         }
-        Outgoing out{{}, *to};
+        if (format_.passthrough) {
+            counters().countOut(message->size());
+            pending_.push_back(Outgoing{{}, *to, std::move(message)});
+            continue;
+        }
+        Outgoing out{{}, *to, nullptr};
         if (!encoder_->encode(*message, out.bytes)) {
             countUnencodable(*message);
             continue;
@@ -186,7 +191,7 @@ void DatagramListener::addToBatch(BatchEncoder &batch, const Message &message, c
     }
     if (open_ && (!(open_->to == to) || open_->bytes.size() + scratch_.size() > options_.mtu)) closeBatch();
     if (!open_) {
-        open_.emplace(Outgoing{{}, to});
+        open_.emplace(Outgoing{{}, to, nullptr});
         open_->bytes.reserve(options_.mtu);
         batch.begin(open_->bytes);
         openCount_ = 0;
@@ -222,7 +227,8 @@ void DatagramListener::sendPending()
         size_t count = std::min(pending_.size(), kBatch);
         for (size_t i = 0; i < count; ++i) {
             Outgoing &out = pending_[i];
-            iovs[i] = {out.bytes.data(), out.bytes.size()};
+            std::span<const uint8_t> payload = out.payload();
+            iovs[i] = {const_cast<uint8_t *>(payload.data()), payload.size()};
             headers[i] = {};
             headers[i].msg_hdr.msg_iov = &iovs[i];
             headers[i].msg_hdr.msg_iovlen = 1;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,13 @@ private:
     struct Outgoing {
         std::vector<uint8_t> bytes;
         SocketAddress to;
+        MessagePtr message;  // raw format: sent as it is, without a copy into `bytes`
+
+        std::span<const uint8_t> payload() const
+        {
+            if (message) return message->data;
+            return bytes;
+        }
     };
     std::deque<Outgoing> pending_;
     // Batching formats: the datagram being filled, how many messages it holds, and the timer
