@@ -19,6 +19,10 @@ import threading
 import time
 
 
+def ratio(a, b):
+    return f"{a / b:.2f}" if b else "n/a"
+
+
 def free_port(kind):
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
@@ -199,20 +203,20 @@ def main():
     print("| benchmark | sockbridge | socat | ratio |")
     print("|---|---|---|---|")
     print(f"| TCP->TCP forward, {args.tcp_bytes >> 20} MiB stream (GB/s), socat's default 8 KiB buffer | {s[0]:.2f} "
-          f"| {o[0]:.2f} | {s[0] / o[0]:.2f} |")
-    print(f"| TCP->TCP forward (GB/s), socat -b 1048576 | {s[0]:.2f} | {big[0]:.2f} | {s[0] / big[0]:.2f} |")
+          f"| {o[0]:.2f} | {ratio(s[0], o[0])} |")
+    print(f"| TCP->TCP forward (GB/s), socat -b 1048576 | {s[0]:.2f} | {big[0]:.2f} | {ratio(s[0], big[0])} |")
     print(f"| TCP->TCP forward against a direct connection (GB/s) | {s[0]:.2f} | direct: {direct[0]:.2f} "
-          f"| {s[0] / direct[0]:.2f} |")
+          f"| {ratio(s[0], direct[0])} |")
     print(f"| TCP->TCP relay CPU time per GB (s, lower is better), socat default / -b 1M | {s[2]:.3f} "
-          f"| {o[2]:.3f} / {big[2]:.3f} | {s[2] / o[2]:.2f} / {s[2] / big[2]:.2f} |")
-    print(f"| TCP->TCP peak RSS (KiB), socat -b 1M | {s[1]:.0f} | {big[1]:.0f} | {s[1] / big[1]:.2f} |")
+          f"| {o[2]:.3f} / {big[2]:.3f} | {ratio(s[2], o[2])} / {ratio(s[2], big[2])} |")
+    print(f"| TCP->TCP peak RSS (KiB), socat -b 1M | {s[1]:.0f} | {big[1]:.0f} | {ratio(s[1], big[1])} |")
     s, o = u["sockbridge"], u["socat"]
     print(f"| UDP->UDP relay, 64-byte datagrams delivered (k/s) | {s[0] / 1e3:.0f} | {o[0] / 1e3:.0f} "
-          f"| {s[0] / o[0]:.2f} |")
+          f"| {ratio(s[0], o[0])} |")
     print(f"| UDP->UDP relay CPU time per delivered datagram (µs, lower is better) | {s[3]:.2f} "
-          f"| {o[3]:.2f} | {s[3] / o[3]:.2f} |")
+          f"| {o[3]:.2f} | {ratio(s[3], o[3])} |")
     print(f"| UDP->UDP loss at the sender's full rate | {s[1]:.1%} | {o[1]:.1%} | |")
-    print(f"| UDP->UDP peak RSS (KiB) | {s[2]:.0f} | {o[2]:.0f} | {s[2] / o[2]:.2f} |")
+    print(f"| UDP->UDP peak RSS (KiB) | {s[2]:.0f} | {o[2]:.0f} | {ratio(s[2], o[2])} |")
 
 if __name__ == "__main__":
     main()
