@@ -13,6 +13,7 @@
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -111,19 +112,25 @@ def main():
     parser.add_argument("--small", type=int, default=2000)
     parser.add_argument("--large", type=int, default=12000)
     parser.add_argument("--rate", type=int, default=2000, help="messages a second")
+    parser.add_argument("--keep", help="copy the callgrind outputs here (for callgrind_annotate)")
     args = parser.parse_args()
-    for name in ("sockbridged", "blast", "can_blast"):
+    for name in ("sockbridged", "blast", "can_blast", "keep"):
+        if getattr(args, name) is None:
+            continue
         setattr(args, name, os.path.abspath(getattr(args, name)))
     paths = args.paths.split(",")
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
     if "can" in paths and not os.path.isdir("/proc/net/can"):
         # No SocketCAN here: the CAN path is counted in the test VM, the rest on this machine.
         argv = [sys.executable, os.path.abspath(__file__), "--sockbridged", args.sockbridged, "--blast", args.blast,
                 "--can-blast", args.can_blast, "--paths", "can", "--small", str(args.small), "--large",
-                str(args.large), "--rate", str(args.rate)]
+                str(args.large), "--rate", str(args.rate), *(["--keep", args.keep] if args.keep else [])]
         if paths != ["can"]:
             rest = [p for p in paths if p != "can"]
             subprocess.run([sys.argv[0], *sys.argv[1:], "--paths", ",".join(rest)], check=True)
-        return subprocess.run([os.path.join(SOURCE_ROOT, "tests", "vm", "run-in-vm"), "--", *argv]).returncode
+        shares = ["--rw", args.keep] if args.keep else []
+        return subprocess.run([os.path.join(SOURCE_ROOT, "tests", "vm", "run-in-vm"), *shares, "--", *argv]).returncode
     results = {}
     with benchlib.temp_dir() as tmp:
         if "can" in paths:
@@ -133,6 +140,10 @@ def main():
             small, large = run(args, tmp, args.small), run(args, tmp, args.large)
             for name in small:
                 results[name] = (large[name] - small[name]) / (args.large - args.small)
+        if args.keep:
+            for name in os.listdir(tmp):
+                if name.startswith("callgrind."):
+                    shutil.copy(os.path.join(tmp, name), args.keep)
         if "can" in paths:
             for name in (IN_IF, OUT_IF):
                 subprocess.run(["ip", "link", "del", name], stderr=subprocess.DEVNULL)
