@@ -176,6 +176,35 @@ def run_udp(tool, args, tmp):
     return rate, 1 - received / args.udp_count, rss, cpu / max(received, 1) * 1e6
 
 
+def rss_now(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_steady(tool, args, tmp):
+    """Memory under steady load: UDP relayed at --steady-rate for --steady-seconds; VmRSS after the
+    first second of traffic and at the end (flat means the queues and buffers are bounded)."""
+    in_port, out_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+    count = int(args.steady_rate * args.steady_seconds)
+    sink = subprocess.Popen([args.blast, "udp-recv", str(out_port), "500"], stdout=subprocess.PIPE, text=True)
+    wait_line(sink, "ready")
+    relay = start_relay(tool, args, "udp", in_port, out_port, tmp)
+    try:
+        sender = subprocess.Popen([args.blast, "udp-send", "127.0.0.1", str(in_port), str(count), "64",
+                                   str(args.steady_rate)], stdout=subprocess.DEVNULL)
+        time.sleep(1)
+        early = rss_now(relay.pid)
+        sender.wait(timeout=args.steady_seconds * 10)
+        late = rss_now(relay.pid)
+        received = int(sink.communicate(timeout=120)[0].split()[0])
+    finally:
+        stop_relay(relay)
+    return early, late, 1 - received / count
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sockbridged", required=True)
@@ -183,6 +212,8 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--tcp-bytes", type=int, default=2 << 30)
     parser.add_argument("--udp-count", type=int, default=1_000_000)
+    parser.add_argument("--steady-rate", type=int, default=50_000, help="datagrams/s of the memory run")
+    parser.add_argument("--steady-seconds", type=float, default=20)
     args = parser.parse_args()
     # Runs alternate between the tools so a noisy moment hurts both alike. TCP also runs against
     # socat with its default buffer and a direct connection (no relay), the ceiling.
@@ -196,9 +227,10 @@ def main():
                 tcp[tool].append(run_tcp(tool, args, tmp))
             for tool in udp_tools:
                 udp[tool].append(run_udp(tool, args, tmp))
+        steady = {tool: run_steady(tool, args, tmp) for tool in udp_tools} if args.steady_seconds > 0 else {}
     t = {tool: [statistics.median(x[i] for x in r) for i in range(3)] for tool, r in tcp.items()}
     u = {tool: [statistics.median(x[i] for x in r) for i in range(4)] for tool, r in udp.items()}
-    print(f"tcp {tcp}\nudp {udp}", file=sys.stderr)
+    print(f"tcp {tcp}\nudp {udp}\nsteady {steady}", file=sys.stderr)
     s, o, big, direct = t["sockbridge"], t["socat"], t["socat-1M"], t["direct"]
     print("| benchmark | sockbridge | socat | ratio |")
     print("|---|---|---|---|")
@@ -217,6 +249,11 @@ def main():
           f"| {o[3]:.2f} | {ratio(s[3], o[3])} |")
     print(f"| UDP->UDP loss at the sender's full rate | {s[1]:.1%} | {o[1]:.1%} | |")
     print(f"| UDP->UDP peak RSS (KiB) | {s[2]:.0f} | {o[2]:.0f} | {ratio(s[2], o[2])} |")
+    if steady:
+        s, o = steady["sockbridge"], steady["socat"]
+        print(f"| UDP->UDP RSS after 1 s / after {args.steady_seconds:g} s at {args.steady_rate} datagrams/s (KiB) "
+              f"| {s[0]} / {s[1]} | {o[0]} / {o[1]} | |")
+        print(f"| UDP->UDP loss at {args.steady_rate} datagrams/s | {s[2]:.1%} | {o[2]:.1%} | |")
 
 if __name__ == "__main__":
     main()

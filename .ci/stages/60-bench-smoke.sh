@@ -7,7 +7,7 @@ set -uo pipefail
     set -e
     ninja -C build bench/blast src/sockbridged
     bench/relay_bench.py --sockbridged build/src/sockbridged --blast build/bench/blast --runs 1 \
-        --tcp-bytes 67108864 --udp-count 20000 | grep -q "UDP->UDP relay, 64-byte datagrams delivered"
+        --tcp-bytes 67108864 --udp-count 20000 --steady-seconds 2 | grep -q "UDP->UDP relay, 64-byte datagrams delivered"
     bench/idle_bench.py --sockbridged build/src/sockbridged --runs 1 --idle-seconds 2 | grep -q "^| socat |"
     echo "bench smoke: relay_bench and idle_bench printed their tables"
 } 2>&1 | tee "$1"
