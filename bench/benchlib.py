@@ -81,6 +81,35 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=30):
         time.sleep(0.01)
 
 
+def cannelloni_bridge(in_interface, out_interface, port, flush_us=1000):
+    """The configs of two daemons bridging in_interface -> cannelloni over UDP port -> out_interface:
+    (sender, receiver)."""
+    sender = f"""listeners:
+  bus: {{type: can, interface: {in_interface}}}
+  tunnel: {{type: udp, peer: 127.0.0.1:{port}, format: cannelloni, flush_timeout: {flush_us}us}}
+routes:
+  - {{from: bus, to: tunnel, queue: {{overflow: block}}}}
+daemon: {{log_level: warning}}
+"""
+    receiver = f"""listeners:
+  tunnel: {{type: udp, bind: 127.0.0.1:{port}, format: cannelloni, receive_buffer: 4MiB}}
+  bus: {{type: can, interface: {out_interface}}}
+routes:
+  - {{from: tunnel, to: bus, write: true, queue: {{max_messages: 100000}}}}
+daemon: {{log_level: warning}}
+"""
+    return sender, receiver
+
+
+def rss_kib(pid):
+    """VmRSS of a process, KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def free_port(kind=socket.SOCK_DGRAM, host="127.0.0.1"):
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind((host, 0))

@@ -73,20 +73,7 @@ class Bridge:
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             wait_for(lambda: can_receivers(IN_IF) > before, "cannelloni's CAN socket")
             return
-        sender = f"""listeners:
-  bus: {{type: can, interface: {IN_IF}}}
-  tunnel: {{type: udp, peer: 127.0.0.1:{b}, format: cannelloni, flush_timeout: {self.args.flush_us}us}}
-routes:
-  - {{from: bus, to: tunnel, queue: {{overflow: block}}}}
-daemon: {{log_level: warning}}
-"""
-        receiver = f"""listeners:
-  tunnel: {{type: udp, bind: 127.0.0.1:{b}, format: cannelloni, receive_buffer: 4MiB}}
-  bus: {{type: can, interface: {OUT_IF}}}
-routes:
-  - {{from: tunnel, to: bus, write: true, queue: {{max_messages: 100000}}}}
-daemon: {{log_level: warning}}
-"""
+        sender, receiver = benchlib.cannelloni_bridge(IN_IF, OUT_IF, b, self.args.flush_us)
         self.daemons.append(benchlib.Sockbridged(self.args.sockbridged, receiver, self.tmp, "receiver.yaml"))
         self.daemons.append(benchlib.Sockbridged(self.args.sockbridged, sender, self.tmp, "sender.yaml"))
 

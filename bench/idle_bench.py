@@ -37,14 +37,6 @@ def switches(pid):
     return total
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def default_config(tmp, index):
     with open(os.path.join(SOURCE_ROOT, "config", "sockbridge.yaml")) as f:
         text = f.read()
@@ -83,7 +75,7 @@ def main():
             before = {name: [switches(pid) for pid, _ in group] for name, group in procs.items()}
             time.sleep(args.idle_seconds)
             after = {name: [switches(pid) for pid, _ in group] for name, group in procs.items()}
-            rss = {name: [rss_kib(pid) for pid, _ in group] for name, group in procs.items()}
+            rss = {name: [benchlib.rss_kib(pid) for pid, _ in group] for name, group in procs.items()}
         finally:
             for group in procs.values():
                 for _, proc in group:

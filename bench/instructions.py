@@ -68,20 +68,7 @@ daemon: {{log_level: warning}}
 
 def can_run(args, tmp, count):
     port = benchlib.free_port()
-    sender = f"""listeners:
-  bus: {{type: can, interface: {IN_IF}}}
-  tunnel: {{type: udp, peer: 127.0.0.1:{port}, format: cannelloni}}
-routes:
-  - {{from: bus, to: tunnel, queue: {{overflow: block}}}}
-daemon: {{log_level: warning}}
-"""
-    receiver = f"""listeners:
-  tunnel: {{type: udp, bind: 127.0.0.1:{port}, format: cannelloni, receive_buffer: 8MiB}}
-  bus: {{type: can, interface: {OUT_IF}}}
-routes:
-  - {{from: tunnel, to: bus, write: true, queue: {{max_messages: 100000}}}}
-daemon: {{log_level: warning}}
-"""
+    sender, receiver = benchlib.cannelloni_bridge(IN_IF, OUT_IF, port)
     sink = subprocess.Popen([args.can_blast, "recv", OUT_IF, str(count), "3000"], stdout=subprocess.PIPE, text=True)
     if sink.stdout.readline().strip() != "ready":
         raise RuntimeError("can_blast recv did not start")

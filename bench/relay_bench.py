@@ -18,6 +18,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
 
 def ratio(a, b):
     return f"{a / b:.2f}" if b else "n/a"
@@ -176,14 +179,6 @@ def run_udp(tool, args, tmp):
     return rate, 1 - received / args.udp_count, rss, cpu / max(received, 1) * 1e6
 
 
-def rss_now(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def run_steady(tool, args, tmp):
     """Memory under steady load: UDP relayed at --steady-rate for --steady-seconds; VmRSS after the
     first second of traffic and at the end (flat means the queues and buffers are bounded)."""
@@ -196,9 +191,9 @@ def run_steady(tool, args, tmp):
         sender = subprocess.Popen([args.blast, "udp-send", "127.0.0.1", str(in_port), str(count), "64",
                                    str(args.steady_rate)], stdout=subprocess.DEVNULL)
         time.sleep(1)
-        early = rss_now(relay.pid)
+        early = benchlib.rss_kib(relay.pid)
         sender.wait(timeout=args.steady_seconds * 10)
-        late = rss_now(relay.pid)
+        late = benchlib.rss_kib(relay.pid)
         received = int(sink.communicate(timeout=120)[0].split()[0])
     finally:
         stop_relay(relay)
