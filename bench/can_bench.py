@@ -88,7 +88,8 @@ class Bridge:
 
 
 def send_and_receive(args, rate, count):
-    receiver = subprocess.Popen([args.can_blast, "recv", OUT_IF, str(count), "500"], stdout=subprocess.PIPE,
+    # A frame more than 2 s later than the one before counts as lost.
+    receiver = subprocess.Popen([args.can_blast, "recv", OUT_IF, str(count), "2000"], stdout=subprocess.PIPE,
                                 text=True)
     if receiver.stdout.readline().strip() != "ready":
         raise RuntimeError("can_blast recv did not start")
@@ -109,6 +110,8 @@ def measure(tool, args, tmp):
     bridge.start()
     try:
         latency = send_and_receive(args, args.latency_rate, int(args.latency_rate * args.step_seconds))
+        print(f"  {tool}: latency step at {args.latency_rate}/s: {latency['received']:.0f} frames arrived, "
+              f"p50 {latency['p50_us']:.0f} µs p99 {latency['p99_us']:.0f} µs", file=sys.stderr, flush=True)
         reordered = latency["reordered"]
         best, best_sent = 0, 0.0  # lost frames even at the lowest rate
         for rate in RATES:
