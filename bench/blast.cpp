@@ -2,7 +2,10 @@
 // blast: a load generator and sink for the relay benchmarks (TCP stream, UDP datagrams).
 //   blast tcp-send HOST PORT BYTES        connect, send BYTES, close
 //   blast tcp-recv PORT                   accept one connection, read to EOF; prints bytes and seconds
-//   blast udp-send HOST PORT COUNT SIZE   send COUNT datagrams of SIZE bytes (sendmmsg batches)
+//   blast udp-send HOST PORT COUNT SIZE [RATE]
+//                                         send COUNT datagrams of SIZE bytes (sendmmsg batches), as fast
+//                                         as it can or RATE a second (bursts on absolute 1 ms ticks);
+//                                         prints count and seconds
 //   blast udp-recv PORT IDLE_MS           count datagrams until none came for IDLE_MS; prints count and seconds
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,7 +14,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -80,7 +86,24 @@ int tcpRecv(int port)
     return 0;
 }
 
-int udpSend(const char *host, int port, long count, int size)
+// How many datagrams may have gone by now at `rate` a second: sleeps to the next 1 ms tick first.
+long duePaced(double rate, const timespec &start, long count)
+{
+    static long ticks = 0;
+    ++ticks;
+    timespec wake = start;
+    wake.tv_nsec += (ticks % 1000) * 1'000'000;
+    wake.tv_sec += ticks / 1000 + wake.tv_nsec / 1'000'000'000;
+    wake.tv_nsec %= 1'000'000'000;
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &wake, nullptr) == EINTR) {
+    }
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const double elapsed = double(now.tv_sec - start.tv_sec) + double(now.tv_nsec - start.tv_nsec) / 1e9;
+    return std::min(count, long(elapsed * rate) + 1);
+}
+
+int udpSend(const char *host, int port, long count, int size, double rate)
 {
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     sockaddr_in a = address(host, port);
@@ -96,8 +119,13 @@ int udpSend(const char *host, int port, long count, int size)
         headers[i].msg_hdr.msg_iovlen = 1;
     }
     long sent = 0;
+    timespec start{};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    long due = rate > 0 ? 0 : count;
     while (sent < count) {
-        int batch = int(std::min<long>(kBatch, count - sent));
+        if (rate > 0 && sent >= due) due = duePaced(rate, start, count);
+        int batch = int(std::min<long>(kBatch, due - sent));
+        if (batch <= 0) continue;
         int n = sendmmsg(fd, headers, unsigned(batch), 0);
         if (n < 0) {
             if (errno == ECONNREFUSED || errno == ENOBUFS) continue;
@@ -105,7 +133,9 @@ int udpSend(const char *host, int port, long count, int size)
         }
         sent += n;
     }
-    std::printf("%ld\n", sent);
+    timespec end{};
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    std::printf("%ld %.6f\n", sent, double(end.tv_sec - start.tv_sec) + double(end.tv_nsec - start.tv_nsec) / 1e9);
     return 0;
 }
 
@@ -150,7 +180,9 @@ int main(int argc, char **argv)
     std::string mode = argc > 1 ? argv[1] : "";
     if (mode == "tcp-send" && argc == 5) return tcpSend(argv[2], std::atoi(argv[3]), std::atoll(argv[4]));
     if (mode == "tcp-recv" && argc == 3) return tcpRecv(std::atoi(argv[2]));
-    if (mode == "udp-send" && argc == 6) return udpSend(argv[2], std::atoi(argv[3]), std::atol(argv[4]), std::atoi(argv[5]));
+    if (mode == "udp-send" && (argc == 6 || argc == 7))
+        return udpSend(argv[2], std::atoi(argv[3]), std::atol(argv[4]), std::atoi(argv[5]),
+                       argc == 7 ? std::atof(argv[6]) : 0.0);
     if (mode == "udp-recv" && argc == 4) return udpRecv(std::atoi(argv[2]), std::atoi(argv[3]));
     std::fprintf(stderr, "usage: see the comment at the top of bench/blast.cpp\n");
     return 2;

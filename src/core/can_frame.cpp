@@ -25,15 +25,19 @@ bool isValidFdLength(size_t len)
 void CanFrame::appendTo(std::vector<uint8_t> &out) const
 {
     const uint8_t length = std::min<uint8_t>(len, isFd() ? 64 : 8);
-    out.push_back(uint8_t(id >> 24));
-    out.push_back(uint8_t(id >> 16));
-    out.push_back(uint8_t(id >> 8));
-    out.push_back(uint8_t(id));
-    out.push_back(length);
-    out.push_back(isFd() ? uint8_t(flags & (kBrs | kEsi | kFdf)) : 0);
-    out.push_back(0);
-    out.push_back(0);
-    out.insert(out.end(), data.begin(), data.begin() + length);
+    // One resize, not a growth step per byte: an empty vector would reallocate five times.
+    const size_t at = out.size();
+    out.resize(at + kHeaderSize + length);
+    uint8_t *bytes = out.data() + at;
+    bytes[0] = uint8_t(id >> 24);
+    bytes[1] = uint8_t(id >> 16);
+    bytes[2] = uint8_t(id >> 8);
+    bytes[3] = uint8_t(id);
+    bytes[4] = length;
+    bytes[5] = isFd() ? uint8_t(flags & (kBrs | kEsi | kFdf)) : 0;
+    bytes[6] = 0;
+    bytes[7] = 0;
+    std::copy(data.begin(), data.begin() + length, bytes + kHeaderSize);
 }
 
 /**

@@ -12,7 +12,6 @@
 namespace sockbridge {
 
 namespace {
-constexpr size_t kBatch = 32;
 constexpr size_t kDatagramMax = 65536;
 }  // namespace
 
@@ -92,10 +91,19 @@ void DatagramListener::countKernelDrops()
 
 void DatagramListener::receiveBatches()
 {
-    if (receiveBuffers_.empty()) receiveBuffers_.resize(kBatch * kDatagramMax);
-    mmsghdr headers[kBatch];
-    iovec iovs[kBatch];
-    sockaddr_storage addresses[kBatch];
+    if (!slots_) {
+        // Set up once: only the address lengths change between calls.
+        slots_ = std::make_unique<ReceiveSlots>();
+        slots_->buffers.resize(kBatch * kDatagramMax);
+        for (size_t i = 0; i < kBatch; ++i) {
+            slots_->iovs[i] = {slots_->buffers.data() + i * kDatagramMax, kDatagramMax};
+            slots_->headers[i].msg_hdr.msg_name = &slots_->addresses[i];
+            slots_->headers[i].msg_hdr.msg_iov = &slots_->iovs[i];
+            slots_->headers[i].msg_hdr.msg_iovlen = 1;
+        }
+    }
+    mmsghdr *headers = slots_->headers;
+    const iovec *iovs = slots_->iovs;
     std::vector<Payload> payloads;
     // The final read at shutdown takes what the kernel already holds and ignores back-pressure.
     const int rounds = finalRead_ ? 1024 : 8;
@@ -105,14 +113,7 @@ void DatagramListener::receiveBatches()
             updateEvents();
             return;
         }
-        for (size_t i = 0; i < kBatch; ++i) {
-            iovs[i] = {receiveBuffers_.data() + i * kDatagramMax, kDatagramMax};
-            headers[i] = {};
-            headers[i].msg_hdr.msg_name = &addresses[i];
-            headers[i].msg_hdr.msg_namelen = sizeof(addresses[i]);
-            headers[i].msg_hdr.msg_iov = &iovs[i];
-            headers[i].msg_hdr.msg_iovlen = 1;
-        }
+        for (size_t i = 0; i < kBatch; ++i) headers[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
         int n = ::recvmmsg(fd_.get(), headers, kBatch, MSG_DONTWAIT, nullptr);
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR) {
@@ -127,7 +128,7 @@ void DatagramListener::receiveBatches()
         for (int i = 0; i < n; ++i) {
             const msghdr &header = headers[i].msg_hdr;
             SocketAddress from;
-            std::memcpy(&from.storage, &addresses[i], header.msg_namelen);
+            std::memcpy(&from.storage, &slots_->addresses[i], header.msg_namelen);
             from.length = header.msg_namelen;
             // Before anything else: a refused sender must not become the reply target either.
             if (!ops_.allow.admits(from)) {
@@ -157,14 +158,18 @@ void DatagramListener::receiveBatches()
                 ++counters().errors;
                 decoder_ = format_.makeDecoder(options_);  // a failed decoder is not fed again
             }
-            std::string peer = from.toString();
+            // Formatting an address costs more than relaying a datagram: a sender's is formatted once.
+            if (!(from == peerAddress_)) {
+                peerAddress_ = from;
+                peerName_ = from.toString();
+            }
             for (auto &payload : payloads) {
                 Message message;
                 message.kind = format_.messageKind.value_or(MessageKind::Datagram);
                 message.linkType = format_.linkType;
                 message.data = std::move(payload);
                 message.timestampNs = now;
-                message.peer = peer;
+                message.peer = peerName_;
                 emit(std::move(message));
             }
         }
@@ -192,7 +197,12 @@ void DatagramListener::drain()
             addToBatch(*batch, *message, *to);
             continue;
         }
-        Outgoing out{{}, *to};
+        if (format_.passthrough) {
+            counters().countOut(message->size());
+            pending_.push_back(Outgoing{{}, *to, std::move(message)});
+            continue;
+        }
+        Outgoing out{{}, *to, nullptr};
         if (!encoder_->encode(*message, out.bytes)) {
             countUnencodable(*message);
             continue;
@@ -215,7 +225,7 @@ void DatagramListener::addToBatch(BatchEncoder &batch, const Message &message, c
     }
     if (open_ && (!(open_->to == to) || open_->bytes.size() + scratch_.size() > options_.mtu)) closeBatch();
     if (!open_) {
-        open_.emplace(Outgoing{{}, to});
+        open_.emplace(Outgoing{{}, to, nullptr});
         open_->bytes.reserve(options_.mtu);
         batch.begin(open_->bytes);
         openCount_ = 0;
@@ -251,7 +261,8 @@ void DatagramListener::sendPending()
         size_t count = std::min(pending_.size(), kBatch);
         for (size_t i = 0; i < count; ++i) {
             Outgoing &out = pending_[i];
-            iovs[i] = {out.bytes.data(), out.bytes.size()};
+            std::span<const uint8_t> payload = out.payload();
+            iovs[i] = {const_cast<uint8_t *>(payload.data()), payload.size()};
             headers[i] = {};
             headers[i].msg_hdr.msg_iov = &iovs[i];
             headers[i].msg_hdr.msg_iovlen = 1;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -65,13 +66,29 @@ private:
     DatagramSocketOps ops_;
     UniqueFd fd_;
     std::unique_ptr<IoWatch> watch_;
-    std::vector<uint8_t> receiveBuffers_;
     uint32_t socketDrops_ = 0;  // SO_MEMINFO's drop count of the socket, as last read
     bool warnedDrops_ = false;
+    static constexpr size_t kBatch = 32;  // datagrams a recvmmsg/sendmmsg call
+    struct ReceiveSlots {
+        std::vector<uint8_t> buffers;
+        iovec iovs[kBatch]{};
+        sockaddr_storage addresses[kBatch]{};
+        mmsghdr headers[kBatch]{};
+    };
+    std::unique_ptr<ReceiveSlots> slots_;  // allocated on the first read
     std::optional<SocketAddress> lastSender_;
+    SocketAddress peerAddress_;  // the last datagram's sender and its name for messages' `peer`
+    std::string peerName_;
     struct Outgoing {
         std::vector<uint8_t> bytes;
         SocketAddress to;
+        MessagePtr message;  // raw format: sent as it is, without a copy into `bytes`
+
+        std::span<const uint8_t> payload() const
+        {
+            if (message) return message->data;
+            return bytes;
+        }
     };
     std::deque<Outgoing> pending_;
     // Batching formats: the datagram being filled, how many messages it holds, and the timer

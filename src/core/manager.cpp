@@ -66,9 +66,13 @@ void Manager::setup()
     drainCheck_ = loop_.makeTimer([this] { checkDrained(); });
     inherited_ = takeInheritedSockets();
     if (underServiceManager()) {
+        // Event-driven, so an idle daemon does not wake up: the status is republished every few
+        // seconds while it changes; once it stays the same the timer rests until a message comes.
         statusTimer_ = loop_.makeTimer([this] {
-            publishStatus();
-            statusTimer_->arm(kStatusInterval);
+            if (publishStatus())
+                statusTimer_->arm(kStatusInterval);
+            else
+                statusResting_ = true;
         });
         // sd-event pings the watchdog from its own loop (sd_event_set_watchdog); epoll does not.
         auto interval = watchdogInterval();
@@ -310,6 +314,7 @@ void Manager::apply(const Config &config)
     if (!logLevelPinned_) setLogLevel(parseLogLevel(config.daemon.logLevel));
     if (statusTimer_) {
         publishStatus();
+        statusResting_ = false;
         if (!statusTimer_->armed()) statusTimer_->arm(kStatusInterval);
     }
 }
@@ -357,6 +362,10 @@ int Manager::run() { return loop_.run(); }
 
 void Manager::deliver(Listener &source, MessagePtr message)
 {
+    if (statusResting_) {
+        statusResting_ = false;
+        statusTimer_->arm(kStatusInterval);
+    }
     if (tap_) tap_->observe(source, message);
     auto it = routesFrom_.find(&source);
     if (it == routesFrom_.end()) return;
@@ -386,6 +395,7 @@ void Manager::beginShutdown()
     }
     shuttingDown_ = true;
     if (statusTimer_) statusTimer_->disarm();
+    statusResting_ = false;
     notifyServiceManager("STOPPING=1\nSTATUS=stopping: draining queues");
     logf(LogLevel::Notice, "Stopping: draining queues (at most {:.1f}s)", double(shutdownTimeout_.count()) / 1e9);
     for (auto &listener : listeners_) listener->stopReading();
@@ -439,12 +449,13 @@ std::string Manager::statusLine()
                        droppedTotal());
 }
 
-void Manager::publishStatus()
+bool Manager::publishStatus()
 {
     std::string status = statusLine();
-    if (status == lastStatus_) return;
+    if (status == lastStatus_) return false;
     lastStatus_ = status;
     notifyServiceManager("STATUS=" + status);
+    return true;
 }
 
 std::string Manager::statsJson() const

@@ -76,7 +76,7 @@ public:
 
 private:
     void checkDrained();
-    void publishStatus();
+    bool publishStatus();  // false when the status did not change (nothing sent)
     Listener *findListener(const std::string &name) const;
     Route *findRoute(const std::string &name) const;
     void retireRoutes(const ReloadPlan &plan);
@@ -106,8 +106,9 @@ private:
     bool shuttingDown_ = false;
     TapObserver *tap_ = nullptr;
 
-    // STATUS= every few seconds, only under a service manager.
+    // STATUS= every few seconds while it changes, only under a service manager.
     std::unique_ptr<Timer> statusTimer_;
+    bool statusResting_ = false;  // the status stopped changing: the next message re-arms the timer
     uint64_t lastMessagesIn_ = 0;
     std::chrono::steady_clock::time_point lastStatusAt_;
     std::string lastStatus_;

@@ -97,29 +97,48 @@ private:
     SourceRef ref_;
 };
 
-// A time source already due rather than a defer source: sd-event dispatches pending defer
-// sources without polling epoll, so a deferred that keeps rescheduling itself would starve I/O.
-// A due timer becomes pending only when the loop polls, so it takes turns with I/O.
+// Deferred work runs on a later loop iteration. Scheduled from an I/O, timer or signal handler it
+// is a defer source: dispatched without polling again (the loop has just polled), which spares a
+// timerfd_settime and a read a pass. Scheduled from a deferred's own handler it is a time source
+// already due instead: sd-event dispatches pending defer sources without polling epoll, so
+// deferreds that kept scheduling each other would starve I/O; a due timer becomes pending only
+// when the loop polls, so it takes turns with I/O.
 class SdDeferred final : public Deferred {
 public:
-    SdDeferred(sd_event *event, EventLoop::Handler handler)
-        : handler_(std::make_shared<EventLoop::Handler>(std::move(handler)))
+    SdDeferred(sd_event *event, bool &inDeferred, EventLoop::Handler handler)
+        : handler_(std::make_shared<EventLoop::Handler>(std::move(handler))), inDeferred_(inDeferred)
     {
-        check(sd_event_add_time(event, &ref_.source, CLOCK_MONOTONIC, 1, 1, &SdDeferred::dispatch, this),
+        check(sd_event_add_defer(event, &defer_.source, &SdDeferred::dispatchDefer, this), "sd_event_add_defer");
+        sd_event_source_set_enabled(defer_.source, SD_EVENT_OFF);
+        check(sd_event_add_time(event, &due_.source, CLOCK_MONOTONIC, 1, 1, &SdDeferred::dispatchDue, this),
               "sd_event_add_time");
-        sd_event_source_set_enabled(ref_.source, SD_EVENT_OFF);
+        sd_event_source_set_enabled(due_.source, SD_EVENT_OFF);
     }
-    void schedule() override { sd_event_source_set_enabled(ref_.source, SD_EVENT_ONESHOT); }
+    void schedule() override
+    {
+        if (scheduled_) return;  // one run covers every schedule() until it starts
+        scheduled_ = true;
+        sd_event_source_set_enabled(inDeferred_ ? due_.source : defer_.source, SD_EVENT_ONESHOT);
+    }
 
 private:
-    static int dispatch(sd_event_source *, uint64_t, void *self)
+    static int dispatchDefer(sd_event_source *, void *self) { return dispatch(static_cast<SdDeferred *>(self)); }
+    static int dispatchDue(sd_event_source *, uint64_t, void *self) { return dispatch(static_cast<SdDeferred *>(self)); }
+    static int dispatch(SdDeferred *self)
     {
-        auto handler = static_cast<SdDeferred *>(self)->handler_;  // it may destroy its deferred
+        self->scheduled_ = false;
+        auto handler = self->handler_;  // the handler may destroy its deferred
+        bool &inDeferred = self->inDeferred_;  // the loop's, outlives the deferred
+        inDeferred = true;
         (*handler)();
+        inDeferred = false;
         return 0;
     }
     std::shared_ptr<EventLoop::Handler> handler_;
-    SourceRef ref_;
+    bool &inDeferred_;
+    bool scheduled_ = false;
+    SourceRef defer_;
+    SourceRef due_;
 };
 
 class SdSignalWatch final : public SignalWatch {
@@ -163,7 +182,7 @@ public:
     }
     std::unique_ptr<Deferred> makeDeferred(Handler handler) override
     {
-        return std::make_unique<SdDeferred>(event_, std::move(handler));
+        return std::make_unique<SdDeferred>(event_, inDeferred_, std::move(handler));
     }
     std::unique_ptr<SignalWatch> watchSignal(int signo, Handler handler) override
     {
@@ -180,6 +199,7 @@ public:
 
 private:
     sd_event *event_ = nullptr;
+    bool inDeferred_ = false;  // a deferred's handler is running
 };
 
 }  // namespace

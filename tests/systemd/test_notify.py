@@ -120,4 +120,42 @@ def test_no_status_timer_outside_systemd():
             check(after - before <= 2, f"{after - before} context switches in 1.5s while idle")
 
 
+def armed_timers(pid):
+    """How many of the process's timerfds are armed (fdinfo it_value not zero)."""
+    armed = 0
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                text = f.read()
+        except OSError:
+            continue
+        match = re.search(r"it_value: \((\d+), (\d+)\)", text)
+        if match and (int(match.group(1)) or int(match.group(2))):
+            armed += 1
+    return armed
+
+
+def test_status_updates_rest_while_idle_and_resume_with_traffic():
+    # Under a service manager STATUS= is republished while it changes; an idle daemon arms no
+    # timer at all (no periodic wakeup), and the next message brings the updates back.
+    port = harness.free_tcp_port()
+    with harness.temp_dir() as tmp, NotifySocket(tmp) as notify:
+        with Daemon(config(port), tmp) as daemon:
+            notify.wait_for("READY", "1")
+            harness.wait_until(lambda: armed_timers(daemon.pid) == 0, timeout=30,
+                               what="no armed timer in the idle daemon (the status timer rests)")
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                client.sendall(b"a line\n" * 200)
+                harness.wait_until(lambda: armed_timers(daemon.pid) > 0, timeout=10,
+                                   what="the status timer armed again by traffic")
+                while True:
+                    status = notify.wait_for("STATUS", timeout=30)["STATUS"]
+                    if not re.search(r", 0 msg/s,", status):
+                        break
+                check(re.match(r"2/2 listeners up, [1-9]\d* msg/s, 0 dropped$", status), f"STATUS with traffic: {status}")
+            notify.wait_for("STATUS", "2/2 listeners up, 0 msg/s, 0 dropped", timeout=30)
+            harness.wait_until(lambda: armed_timers(daemon.pid) == 0, timeout=30,
+                               what="no armed timer once the traffic stopped")
+
+
 harness.main()
