@@ -7,6 +7,7 @@
 #   tests/vm/run-in-vm env SOCKBRIDGED=$PWD/build/src/sockbridged python3 tests/can/test_cannelloni_bridge.py
 # Skips (77) where there is no SocketCAN or no can-utils.
 
+import contextlib
 import os
 import re
 import shutil
@@ -176,16 +177,27 @@ def finish_check(proc):
 BACKLOG = "/proc/sys/net/core/netdev_max_backlog"
 
 
-def paced_bridge(rate, frames, burst, bus_options="", tunnel_options=""):
-    pacer = can_pace()
+@contextlib.contextmanager
+def vcans_with_a_deep_backlog():
+    """vcan and loopback hand every frame and datagram to a per-CPU backlog of at most 1000: on a
+    starved emulated CPU it overflows and the kernel drops frames before any socket (the bridge's
+    or a witness's) sees them, while the writer's write() succeeded. Raised for the test."""
     make_vcans()
-    # vcan and loopback hand every frame and datagram to a per-CPU backlog of at most 1000: on a
-    # starved emulated CPU it overflows and the kernel drops frames before any socket sees them.
     with open(BACKLOG) as f:
         backlog = f.read().strip()
     with open(BACKLOG, "w") as f:
         f.write("100000")
     try:
+        yield
+    finally:
+        delete_vcans()
+        with open(BACKLOG, "w") as f:
+            f.write(backlog)
+
+
+def paced_bridge(rate, frames, burst, bus_options="", tunnel_options=""):
+    pacer = can_pace()
+    with vcans_with_a_deep_backlog():
         with harness.temp_dir() as tmp:
             sender_cfg, receiver_cfg = configs(harness.free_udp_port(), bus_options, tunnel_options)
             # vcan and loopback hand frames and datagrams on through the writing CPU's backlog: a
@@ -221,15 +233,10 @@ def paced_bridge(rate, frames, burst, bus_options="", tunnel_options=""):
                 if bus_rate < 0.95 * rate:
                     raise Skip(f"every frame arrived in order, but at {bus_rate:.0f} frames/s: the VM could not "
                                f"put {rate} frames/s on {IN_IF} (can_pace fell behind; host CPU contention)")
-    finally:
-        delete_vcans()
-        with open(BACKLOG, "w") as f:
-            f.write(backlog)
 
 
 def bridge(pace, every_frame):
-    make_vcans()
-    try:
+    with vcans_with_a_deep_backlog():
         with harness.temp_dir() as tmp:
             sender_cfg, receiver_cfg = configs(harness.free_udp_port())
             with Daemon(receiver_cfg, tmp, name="receiver.yaml") as receiver, \
@@ -327,8 +334,6 @@ def bridge(pace, every_frame):
                 check_equal(tunnel["errors"], 0, "receiver tunnel errors")
                 for name, route in counters["routes"].items():
                     check_equal(route["drops"], 0, f"route {name} drops")
-    finally:
-        delete_vcans()
 
 
 if __name__ == "__main__":
