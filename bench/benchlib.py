@@ -81,12 +81,13 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=30):
         time.sleep(0.01)
 
 
-def cannelloni_bridge(in_interface, out_interface, port, flush_us=1000):
+def cannelloni_bridge(in_interface, out_interface, port, flush_us=None):
     """The configs of two daemons bridging in_interface -> cannelloni over UDP port -> out_interface:
-    (sender, receiver)."""
+    (sender, receiver). flush_us None: the daemon's default flush_timeout."""
+    flush = "" if flush_us is None else f", flush_timeout: {flush_us}us"
     sender = f"""listeners:
   bus: {{type: can, interface: {in_interface}}}
-  tunnel: {{type: udp, peer: 127.0.0.1:{port}, format: cannelloni, flush_timeout: {flush_us}us}}
+  tunnel: {{type: udp, peer: 127.0.0.1:{port}, format: cannelloni{flush}}}
 routes:
   - {{from: bus, to: tunnel, queue: {{overflow: block}}}}
 daemon: {{log_level: warning}}

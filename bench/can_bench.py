@@ -65,7 +65,8 @@ class Bridge:
             return
         a, b = benchlib.free_port(), benchlib.free_port()
         if self.tool == "cannelloni":
-            # -t: flush a datagram that is not full after 1 ms, as sockbridge's flush_timeout does.
+            # -t: flush a datagram that is not full on a periodic 1 ms timer (its default is 100 ms; a timer
+            # is its only flush: -t 0 would send only full datagrams).
             for interface, local, remote in ((IN_IF, a, b), (OUT_IF, b, a)):
                 self.procs.append(subprocess.Popen(
                     [self.args.cannelloni, "-I", interface, "-l", str(local), "-L", "127.0.0.1", "-r", str(remote),
@@ -73,7 +74,7 @@ class Bridge:
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             wait_for(lambda: can_receivers(IN_IF) > before, "cannelloni's CAN socket")
             return
-        sender, receiver = benchlib.cannelloni_bridge(IN_IF, OUT_IF, b, self.args.flush_us)
+        sender, receiver = benchlib.cannelloni_bridge(IN_IF, OUT_IF, b, self.args.sockbridge_flush_us)
         self.daemons.append(benchlib.Sockbridged(self.args.sockbridged, receiver, self.tmp, "receiver.yaml"))
         self.daemons.append(benchlib.Sockbridged(self.args.sockbridged, sender, self.tmp, "sender.yaml"))
 
@@ -180,7 +181,9 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--step-seconds", type=float, default=1.0, help="traffic per offered rate")
     parser.add_argument("--latency-rate", type=int, default=2000)
-    parser.add_argument("--flush-us", type=int, default=1000, help="both bridges' datagram flush timeout")
+    parser.add_argument("--flush-us", type=int, default=1000, help="cannelloni's buffer timeout (-t, µs)")
+    parser.add_argument("--sockbridge-flush-us", type=int,
+                        help="sockbridge's flush_timeout in µs (default: its own default, 0: sent at the end of each pass)")
     args = parser.parse_args()
     for name in ("sockbridged", "can_blast", "cannelloni"):
         setattr(args, name, os.path.abspath(getattr(args, name)))
@@ -190,6 +193,8 @@ def main():
     argv = [sys.executable, os.path.abspath(__file__), "--sockbridged", args.sockbridged, "--can-blast",
             args.can_blast, "--cannelloni", args.cannelloni, "--runs", str(args.runs), "--step-seconds",
             str(args.step_seconds), "--latency-rate", str(args.latency_rate), "--flush-us", str(args.flush_us)]
+    if args.sockbridge_flush_us is not None:
+        argv += ["--sockbridge-flush-us", str(args.sockbridge_flush_us)]
     timeout = str(600 + args.runs * 240)
     return subprocess.run([os.path.join(SOURCE_ROOT, "tests", "vm", "run-in-vm"), "--", *argv],
                           env=dict(os.environ, SOCKBRIDGE_VM_TIMEOUT=timeout)).returncode

@@ -55,7 +55,7 @@ const KeySpec kCommonKeys[] = {
      "socketcand, packet-jsonl (output only)"},
     {"max_message", "size", "64KiB", "the largest message a framing format accepts; larger input closes that client"},
     {"mtu", "size", "1472", "formats that pack many messages a datagram (cannelloni): the largest datagram"},
-    {"flush_timeout", "duration", "1ms", "cannelloni: how long a datagram that is not full waits for more; 0: no wait"},
+    {"flush_timeout", "duration", "0", "cannelloni: how long a datagram that is not full waits for more; 0: sent at the end of each pass"},
     {"socketcand_fd", "bool", "false", "socketcand: CAN FD frames as \"< fdframe >\" and \"< fdsend >\" (an extension)"},
     {"systemd", "string", "", "take the listening socket from systemd (socket activation): the FileDescriptorName= "
                               "of a .socket unit; 'listen' (udp: 'bind') still names the address in logs"},

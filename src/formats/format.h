@@ -38,9 +38,11 @@ struct SessionServices {
 struct FormatOptions {
     size_t maxMessage = 65536;  // largest message a decoder accepts, in bytes
     // Formats that pack many messages into one datagram (BatchEncoder): the largest datagram,
-    // and how long a datagram that is not full waits for more (0: sent at the end of each pass).
+    // and how long a datagram that is not full waits for more. 0 (the default): it is sent at the
+    // end of the pass that filled it, so a lone frame waits for nothing and a burst still shares
+    // datagrams (the pass takes everything queued): lower latency than any fixed wait, measured.
     size_t mtu = 1472;
-    std::chrono::nanoseconds flushTimeout = std::chrono::milliseconds(1);
+    std::chrono::nanoseconds flushTimeout{0};
     // socketcand: the CAN buses a client may open (the interfaces of the can listeners routed
     // with this listener, filled in by the config), whether any name is accepted (a can listener
     // on 'any'), and whether CAN FD frames are carried (`socketcand_fd`).
