@@ -19,6 +19,7 @@
 
 #include "build_config.h"
 #include "config/did_you_mean.h"
+#include "formats/socketcand_beacon.h"
 #include "listeners/can_session_services.h"
 
 namespace sockbridge {
@@ -47,6 +48,7 @@ constexpr std::string_view kRotateKeys[] = {"size", "keep"};
 constexpr std::string_view kDaemonKeys[] = {"shutdown_timeout", "log_level", "control", "control_mode",
                                              "control_group", "metrics"};
 constexpr std::string_view kLogLevels[] = {"error", "warning", "notice", "info", "debug"};
+constexpr std::string_view kBeaconKeys[] = {"to", "interval", "name", "description"};
 
 const KeySpec kCommonKeys[] = {
     {"type", "string", "(required)", "the listener kind: tcp, udp, unix, can, can-bcm, packet, raw, mqtt"},
@@ -57,6 +59,9 @@ const KeySpec kCommonKeys[] = {
     {"mtu", "size", "1472", "formats that pack many messages a datagram (cannelloni): the largest datagram"},
     {"flush_timeout", "duration", "0", "cannelloni: how long a datagram that is not full waits for more; 0: sent at the end of each pass"},
     {"socketcand_fd", "bool", "false", "socketcand: CAN FD frames as \"< fdframe >\" and \"< fdsend >\" (an extension)"},
+    {"socketcand_beacon", "bool or map", "false",
+     "socketcand on a listening tcp listener: announce it with socketcand's UDP discovery beacon, "
+     "{to: 255.255.255.255:42000, interval: 2s, name: (host name), description: sockbridge}"},
     {"systemd", "string", "", "take the listening socket from systemd (socket activation): the FileDescriptorName= "
                               "of a .socket unit; 'listen' (udp: 'bind') still names the address in logs"},
 };
@@ -165,6 +170,7 @@ private:
                                                           format->name));
             formatOptions.socketcandFd = *fd;
         }
+        parseBeacon(reader, format, *type, formatOptions);
         std::optional<std::string> systemdName = reader.string("systemd");
         if (systemdName) {
             if (!validName(*systemdName) || systemdName->size() > 255)
@@ -193,6 +199,47 @@ private:
         spec->formatOptions = formatOptions;
         if (systemdName) spec->systemdName = *systemdName;
         config_.listeners.push_back(std::move(spec));
+    }
+
+    // socketcand_beacon: true (the defaults) or a map; only where a socketcand server listens.
+    void parseBeacon(OptionReader &reader, const FormatKind *format, const std::string &type, FormatOptions &options)
+    {
+        if (!reader.has("socketcand_beacon")) return;
+        if (format && !format->announcement)
+            return reader.error("socketcand_beacon", fmt::format("'socketcand_beacon' applies only to format "
+                                                                 "'socketcand', not to '{}'", format->name));
+        if (type != "tcp" || !reader.has("listen"))
+            return reader.error("socketcand_beacon", "'socketcand_beacon' applies only to a tcp listener with "
+                                                     "'listen': it announces where clients connect");
+        YAML::Node node = reader.node("socketcand_beacon");
+        FormatOptions::Beacon beacon;
+        std::string error;
+        beacon.to = *parseInetAddress(fmt::format("255.255.255.255:{}", kSocketcandBeaconPort), error);
+        if (node.IsScalar()) {
+            if (auto on = reader.boolean("socketcand_beacon"); on && *on) options.beacon = beacon;
+            return;
+        }
+        if (!node.IsMap())
+            return reader.error("socketcand_beacon", "'socketcand_beacon' must be true, false or a map "
+                                                     "{to, interval, name, description}");
+        OptionReader keys(node, reader.errors(), "socketcand_beacon");
+        if (auto to = keys.inetAddress("to")) {
+            if (to->port() == 0)
+                keys.error("to", "'to' needs a port (socketcand's clients listen on 42000)");
+            else
+                beacon.to = *to;
+        }
+        if (auto interval = keys.duration("interval")) {
+            if (*interval < std::chrono::milliseconds(100) || *interval > std::chrono::hours(1))
+                keys.error("interval", "'interval' must be between 100ms and 1h (clients expect one at least "
+                                       "every 3s)");
+            else
+                beacon.interval = std::chrono::duration_cast<std::chrono::milliseconds>(*interval);
+        }
+        if (auto name = keys.string("name")) beacon.name = *name;
+        if (auto description = keys.string("description")) beacon.description = *description;
+        keys.reportUnknownKeys(kBeaconKeys);
+        options.beacon = beacon;
     }
 
     // mtu and flush_timeout: only for formats that pack many messages into one datagram.

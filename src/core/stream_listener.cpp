@@ -38,6 +38,18 @@ void StreamListener::start()
     listenWatch_ = loop().watchIo(listenFd_.get(), kReadable, [this](uint32_t) { acceptClients(); });
     logf(LogLevel::Info, LogFields{.listener = name()}, "Listener '{}' listening on {}{}", name(), ops_.localName,
          inherited ? " (socket from systemd)" : "");
+    startAnnouncing();
+}
+
+void StreamListener::startAnnouncing()
+{
+    if (!options_.beacon || !format_.announcement) return;
+    SocketAddress listening;
+    listening.length = sizeof(listening.storage);
+    if (getsockname(listenFd_.get(), listening.get(), &listening.length) < 0) return;
+    announcer_ = std::make_unique<Announcer>(
+        loop(), name(), options_.beacon->to, options_.beacon->interval, listening,
+        [this](const SocketAddress &server) { return format_.announcement(options_, server); });
 }
 
 void StreamListener::adoptSocket(UniqueFd fd)
@@ -55,7 +67,11 @@ std::string StreamListener::describe() const
         return fmt::format("{} {}", outgoing_ && outgoing_->connected() ? "connected to" : "connecting to",
                            ops_.localName);
     }
-    return fmt::format("listening on {}, {} clients", ops_.localName, connections_.size());
+    std::string text = fmt::format("listening on {}, {} clients", ops_.localName, connections_.size());
+    if (announcer_)
+        text += fmt::format(", beacon to {}: {} sent, {} failed", options_.beacon->to.toString(), announcer_->sent(),
+                            announcer_->failed());
+    return text;
 }
 
 std::vector<std::string> StreamListener::peers() const

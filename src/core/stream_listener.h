@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/allow_list.h"
+#include "core/announcer.h"
 #include "core/backoff.h"
 #include "core/accept_pause.h"
 #include "core/listener.h"
@@ -66,6 +67,7 @@ protected:
 private:
     void acceptClients();
     void connectNow();
+    void startAnnouncing();
     void scheduleReconnect(const std::string &why);
     StreamConnection &adopt(UniqueFd fd, std::string peer, bool connecting, StreamConnection::Handlers handlers);
     StreamConnection::Handlers routedHandlers();
@@ -82,6 +84,7 @@ private:
     MessageKind kind_;  // of decoded messages: the format's, else the socket's
 
     UniqueFd listenFd_;
+    std::unique_ptr<Announcer> announcer_;  // the format's discovery beacon, when configured
     std::unique_ptr<IoWatch> listenWatch_;
     AcceptPause acceptPause_;  // out of descriptors: the watch waits
     std::map<uint64_t, std::unique_ptr<StreamConnection>> connections_;

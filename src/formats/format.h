@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/message.h"
+#include "core/net_address.h"
 #include "core/unique_fd.h"
 
 namespace sockbridge {
@@ -53,6 +54,15 @@ struct FormatOptions {
     // 'write: true' and no id rules, which the kernel's jobs would bypass); the services it uses.
     std::vector<std::string> canWritableBuses;
     std::shared_ptr<const SessionServices> sessionServices;
+    // socketcand's discovery beacon (`socketcand_beacon`): a listening server announces itself with
+    // a datagram to `to` every `interval`, under `name` (empty: the host name).
+    struct Beacon {
+        SocketAddress to;
+        std::chrono::milliseconds interval{2000};
+        std::string name;
+        std::string description = "sockbridge";
+    };
+    std::optional<Beacon> beacon;
 };
 
 // What a session's connection does for its decoder besides sending replies: one side socket
@@ -162,6 +172,9 @@ struct FormatKind {
     // Non-null for session formats: stream connections make their decoder and encoder with it
     // (one shared session); the format needs a stream or seqpacket socket.
     SessionCodec (*makeSession)(const FormatOptions &) = nullptr;
+    // Non-null for formats whose servers announce themselves (socketcand's beacon, sent when
+    // FormatOptions::beacon is set): the datagram for a server that clients reach at `server`.
+    std::string (*announcement)(const FormatOptions &, const SocketAddress &server) = nullptr;
 };
 
 // Every format, one row each (formats/registry.cpp).

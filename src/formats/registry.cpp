@@ -8,6 +8,7 @@
 #include "formats/lines_format.h"
 #include "formats/packet_summary_format.h"
 #include "formats/raw_format.h"
+#include "formats/socketcand_beacon.h"
 #include "formats/socketcand_format.h"
 
 namespace sockbridge {
@@ -71,7 +72,8 @@ const FormatKind kFormats[] = {
                .makeEncoder = [](const FormatOptions &o) { return std::move(SocketcandFormat::makeSession(o).encoder); },
                .messageKind = MessageKind::CanFrame,
                .linkType = kLinkTypeCanSocketCan,
-               .makeSession = &SocketcandFormat::makeSession},
+               .makeSession = &SocketcandFormat::makeSession,
+               .announcement = &socketcandBeacon},
 };
 #undef FORMAT_ROW
 }  // namespace

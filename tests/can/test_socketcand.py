@@ -19,12 +19,12 @@ from harness import Daemon, Skip, check, check_equal
 A, B = "sbsc0", "sbsc1"  # this file's own interfaces
 
 
-def config(port, fd=False):
+def config(port, fd=False, extra=""):
     return f"""\
 listeners:
   bus0: {{type: can, interface: {A}}}
   bus1: {{type: can, interface: {B}}}
-  sc: {{type: tcp, listen: 127.0.0.1:{port}, format: socketcand{", socketcand_fd: true" if fd else ""}}}
+  sc: {{type: tcp, listen: 127.0.0.1:{port}, format: socketcand{", socketcand_fd: true" if fd else ""}{extra}}}
 routes:
   - from: [bus0, bus1]
     to: sc
@@ -326,6 +326,30 @@ def test_controlmode_statistics():
                 except socket.timeout:
                     extra = b""
                 check_equal(c.buffer + extra, b"", "nothing after statistics 0")
+                c.close()
+    finally:
+        canlib.delete(A, B)
+
+
+def test_beacon_lists_the_buses_a_client_can_open():
+    """The beacon names the server and every bus routed with it, as socketcand's does; a client
+    that found the server in it opens the first bus."""
+    canlib.require_can()
+    canlib.vcan(A)
+    canlib.vcan(B)
+    port = harness.free_tcp_port()
+    try:
+        with harness.temp_dir() as tmp, harness.udp_socket(host="0.0.0.0") as discovery:
+            to = f"127.255.255.255:{discovery.getsockname()[1]}"
+            with Daemon(config(port, extra=f", socketcand_beacon: {{to: '{to}'}}"), tmp):
+                text = harness.recv_datagram(discovery).decode()
+                check_equal(text, f'<CANBeacon name="{socket.gethostname()}" type="SocketCAN" '
+                                  f'description="sockbridge">\n<URL>can://127.0.0.1:{port}</URL>'
+                                  f'<Bus name="{A}"/><Bus name="{B}"/></CANBeacon>', "the beacon")
+                c = Client(port)
+                check_equal(c.recv_once(), "< hi >", "greeting")
+                c.send(f"< open {A} >")
+                check_equal(c.recv_once(), "< ok >", "open the first bus of the beacon")
                 c.close()
     finally:
         canlib.delete(A, B)
