@@ -63,6 +63,10 @@ public:
     // Why no route may have this listener as its target (a can listener on 'any'); empty: it may.
     virtual std::string targetError() const { return {}; }
     virtual std::unique_ptr<Listener> create(EventLoop &loop) const = 0;
+    // A reload keeps a listener whose settings did not change; this hands it what the reload read
+    // afresh all the same (tcp: the TLS certificates and keys, so that renewed files take effect
+    // for new connections while the connections open go on).
+    virtual void refresh(Listener &) const {}
 };
 
 // One row of the listener registry (listeners/registry.cpp).

@@ -223,6 +223,7 @@ void Manager::apply(const Config &config)
         auto kept = std::find_if(listeners_.begin(), listeners_.end(),
                                  [&](const auto &l) { return l && l->name() == spec->name; });
         if (kept != listeners_.end()) {
+            spec->refresh(**kept);
             ordered.push_back(std::move(*kept));
             continue;
         }

@@ -50,6 +50,8 @@ public:
 
     void start() override;
     void adoptSocket(UniqueFd fd) override;
+    // The TLS setup of connections made from now on (a reload's freshly read certificates).
+    void renewTls(std::optional<TlsEndpoint> tls) { ops_.tls = std::move(tls); }
     void stopReading() override;
     void resumeReading() override;
     std::string describe() const override;

@@ -59,6 +59,11 @@ public:
     Transport transport() const override { return Transport::Stream; }
     StreamRole role() const override { return connecting ? StreamRole::Connecting : StreamRole::Accepting; }
     std::unique_ptr<Listener> create(EventLoop &loop) const override;
+    void refresh(Listener &listener) const override
+    {
+        // create() made it a StreamListener; `tls` holds the files as this reload read them.
+        if (auto *stream = dynamic_cast<StreamListener *>(&listener); stream && tls) stream->renewTls(tls);
+    }
 };
 
 void configureSocket(int fd, bool nodelay, const Keepalive &keepalive)

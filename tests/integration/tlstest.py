@@ -25,7 +25,8 @@ def _ca(directory, name):
              cwd=directory)
 
 
-def _leaf(directory, name, ca, usage):
+def leaf(directory, name, ca, usage):
+    """A certificate `name` signed by the CA `ca`, for localhost and 127.0.0.1."""
     _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f"{name}.key",
              "-out", f"{name}.csr", "-subj", f"/CN={name}", cwd=directory)
     with open(os.path.join(directory, f"{name}.ext"), "w") as f:
@@ -59,9 +60,9 @@ class Certificates:
         self.dir = directory
         _ca(directory, "ca")
         _ca(directory, "stranger-ca")
-        _leaf(directory, "server", "ca", "serverAuth")
-        _leaf(directory, "client", "ca", "clientAuth")
-        _leaf(directory, "stranger", "stranger-ca", "clientAuth,serverAuth")
+        leaf(directory, "server", "ca", "serverAuth")
+        leaf(directory, "client", "ca", "clientAuth")
+        leaf(directory, "stranger", "stranger-ca", "clientAuth,serverAuth")
 
     def path(self, name):
         return os.path.join(self.dir, name)
