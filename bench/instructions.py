@@ -89,6 +89,8 @@ def can_run(args, tmp, count):
 def capture_run(args, tmp, count):
     ns = capture_bench
     pcap = os.path.join(tmp, f"capture{count}.pcap")
+    if os.path.exists(pcap):  # the log appends
+        os.unlink(pcap)
     ring = f", ring: {args.ring}" if args.ring else ""
     config = f"""listeners:
   tap: {{type: packet, interface: {ns.IF_CAPTURE}, direction: in, filter: "udp and dst port {ns.PORT}", snaplen: 2048{ring}}}

@@ -16,6 +16,7 @@
 #include <fmt/core.h>
 
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -744,15 +745,49 @@ bool segmentTcpFrame(std::span<const uint8_t> frame, size_t mtu, std::vector<std
     return true;
 }
 
+namespace {
+
+/*
+ * The 16-bit one's complement sum of `bytes` as big-endian words (RFC 1071), folded. It runs for
+ * every captured packet whose checksum was left to offload, so it adds 32-bit words in host
+ * order into 64 bits: one's complement addition does not care about byte order (RFC 1071 2(B)),
+ * so the folded sum is swapped to network order at the end on a little-endian host.
+ */
+uint32_t onesComplementSum(std::span<const uint8_t> bytes)
+{
+    uint64_t sum = 0;
+    size_t i = 0;
+    for (; i + 4 <= bytes.size(); i += 4) {
+        uint32_t word;
+        std::memcpy(&word, bytes.data() + i, 4);
+        sum += word;
+    }
+    if (i + 2 <= bytes.size()) {
+        uint16_t half;
+        std::memcpy(&half, bytes.data() + i, 2);
+        sum += half;
+        i += 2;
+    }
+    if (i < bytes.size()) {  // an odd last byte is the high byte of a word padded with zero
+        const uint8_t pad[2] = {bytes[i], 0};
+        uint16_t half;
+        std::memcpy(&half, pad, 2);
+        sum += half;
+    }
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    const uint16_t folded = uint16_t(sum);
+    if constexpr (std::endian::native == std::endian::little) return uint16_t(folded << 8 | folded >> 8);
+    return folded;
+}
+
+}  // namespace
+
 bool completeChecksum(std::span<uint8_t> l3, uint16_t ethertype)
 {
     size_t headerLength, l4Length;
     uint8_t protocol;
     uint32_t sum = 0;
-    auto add = [&sum](std::span<const uint8_t> bytes) {
-        for (size_t i = 0; i + 1 < bytes.size(); i += 2) sum += uint32_t(bytes[i] << 8 | bytes[i + 1]);
-        if (bytes.size() % 2) sum += uint32_t(bytes.back() << 8);
-    };
+    auto add = [&sum](std::span<const uint8_t> bytes) { sum += onesComplementSum(bytes); };
     if (ethertype == ETH_P_IP) {
         if (l3.size() < 20 || l3[0] >> 4 != 4) return false;
         headerLength = size_t(l3[0] & 0x0f) * 4;
