@@ -393,7 +393,9 @@ void PacketListener::handle(const uint8_t *data, size_t captured, uint32_t wireL
     if ((spec_.direction == Direction::In && outgoing && !ignoresOutgoing_) ||
         (spec_.direction == Direction::Out && !outgoing))
         return;
-    Message message;
+    // Built where routes will share it: moving a Message (three strings) costs per packet.
+    auto shared = std::make_shared<Message>();
+    Message &message = *shared;
     message.kind = MessageKind::Packet;
     message.timestampNs = timestampNs;
     message.ifindex = from.sll_ifindex;
@@ -433,7 +435,7 @@ void PacketListener::handle(const uint8_t *data, size_t captured, uint32_t wireL
         }
     }
     if (bytes.size() > spec_.snaplen) bytes.resize(spec_.snaplen);
-    emit(std::move(message));
+    emit(std::move(shared));
 }
 
 const std::string &PacketListener::interfaceName(int ifindex)
