@@ -13,25 +13,10 @@ import time
 
 import harness
 import netns
-from harness import Daemon, check, check_equal
+from harness import Daemon, check_equal
 
 A, B = "192.0.2.1", "192.0.2.2"
 COUNT = 1000  # ~1 s of datagrams at one per millisecond
-
-
-def config(interface, pcap, port, extra=""):
-    return f"""\
-listeners:
-  cap:
-    type: packet
-    interface: {interface}
-    direction: in
-    filter: "udp dst port {port}"
-{extra}routes:
-  - from: cap
-    log: {{path: {pcap}, format: pcap}}
-    queue: {{max_messages: 100000, max_bytes: 64MiB}}
-"""
 
 
 def paced(count, gap=0.001):
@@ -46,7 +31,8 @@ def capture_while_stopped(interface_end, sender, pcap, port, extra, geometry):
     """Starts the daemon, checks it logs `geometry` (a regex), stops it, sends COUNT paced datagrams,
     resumes it; every datagram must be in the pcap, in order, with no kernel drop."""
     with harness.temp_dir() as tmp:
-        with Daemon(config(interface_end.name, pcap, port, extra), tmp, wrapper=interface_end.host.wrapper) as daemon:
+        config = netns.pcap_capture_config(interface_end.name, pcap, port, extra)
+        with Daemon(config, tmp, wrapper=interface_end.host.wrapper) as daemon:
             daemon.wait_for_log(rf"Listener 'cap' on interface {re.escape(interface_end.name)} \(raw, ring "
                                 + geometry, what="the ring geometry in the listener's start line")
             before = interface_end.stat("rx_packets")
@@ -69,29 +55,25 @@ def capture_while_stopped(interface_end, sender, pcap, port, extra, geometry):
         netns.tcpdump_read(pcap, expect_packets=COUNT)
 
 
-def test_default_ring_rides_out_a_stopped_daemon():
-    """Default ring of a capture to a log: 8 MiB in 64 blocks of 128 KiB (the default snaplen),
-    200 ms timeout."""
+def run(pcap_name, port, extra, geometry):
     with netns.Network() as net, harness.temp_dir() as out:
         a, b = net.host("a"), net.host("b")
         la, lb = net.link(a, b, v4=(f"{A}/24", f"{B}/24"))
         net.up()
-        port = 42000 + os.getpid() % 1000
-        capture_while_stopped(lb, a, os.path.join(out, "default.pcap"), port, "",
-                              r"8MiB: 64 blocks of 128KiB, timeout 200ms")
+        capture_while_stopped(lb, a, os.path.join(out, pcap_name), port, extra, geometry)
+
+
+def test_default_ring_rides_out_a_stopped_daemon():
+    """Default ring of a capture to a log: 8 MiB in 64 blocks of 128 KiB (the default snaplen),
+    200 ms timeout."""
+    run("default.pcap", 42000 + os.getpid() % 1000, "", r"8MiB: 64 blocks of 128KiB, timeout 200ms")
 
 
 def test_small_ring_as_set_holds_what_fits_it():
     """`ring: {size: 256KiB, timeout: 1s}` with snaplen 2048: 8 blocks of 32 KiB, each holding
     about 220 of these datagrams; COUNT of them fill 5, so none may be lost."""
-    with netns.Network() as net, harness.temp_dir() as out:
-        a, b = net.host("a"), net.host("b")
-        la, lb = net.link(a, b, v4=(f"{A}/24", f"{B}/24"))
-        net.up()
-        port = 43000 + os.getpid() % 1000
-        extra = "    snaplen: 2048\n    ring: {size: 256KiB, timeout: 1s}\n"
-        capture_while_stopped(lb, a, os.path.join(out, "small.pcap"), port, extra,
-                              r"256KiB: 8 blocks of 32KiB, timeout 1000ms")
+    run("small.pcap", 43000 + os.getpid() % 1000, "    snaplen: 2048\n    ring: {size: 256KiB, timeout: 1s}\n",
+        r"256KiB: 8 blocks of 32KiB, timeout 1000ms")
 
 
 if __name__ == "__main__":
