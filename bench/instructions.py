@@ -115,6 +115,24 @@ def make_vcans():
             subprocess.run(["ip", "link", *argv], check=True)
 
 
+def measure(args, paths, tmp, results):
+    """Fills `results` with instructions per message for each path; keeps the callgrind outputs."""
+    runs = {"udp": udp_run, "can": can_run, "capture": capture_run}
+    for path in paths:
+        # Batch sizes vary with timing, so the figure moves by up to ~10% between measurements.
+        figures = {}
+        for _ in range(args.repeat):
+            small, large = runs[path](args, tmp, args.small), runs[path](args, tmp, args.large)
+            for name in small:
+                figures.setdefault(name, []).append((large[name] - small[name]) / (args.large - args.small))
+        for name, values in figures.items():
+            results[name] = benchlib.median(values)
+    if args.keep:
+        for name in os.listdir(tmp):
+            if name.startswith("callgrind."):
+                shutil.copy(os.path.join(tmp, name), args.keep)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sockbridged", required=True)
@@ -151,26 +169,14 @@ def main():
             make_vcans()
         if "capture" in paths:
             capture_bench.setup()
-        runs = {"udp": udp_run, "can": can_run, "capture": capture_run}
-        for path in paths:
-            run = runs[path]
-            # Batch sizes vary with timing, so the figure moves by up to ~10% between measurements.
-            figures = {}
-            for _ in range(args.repeat):
-                small, large = run(args, tmp, args.small), run(args, tmp, args.large)
-                for name in small:
-                    figures.setdefault(name, []).append((large[name] - small[name]) / (args.large - args.small))
-            for name, values in figures.items():
-                results[name] = benchlib.median(values)
-        if args.keep:
-            for name in os.listdir(tmp):
-                if name.startswith("callgrind."):
-                    shutil.copy(os.path.join(tmp, name), args.keep)
-        if "can" in paths:
-            for name in (IN_IF, OUT_IF):
-                subprocess.run(["ip", "link", "del", name], stderr=subprocess.DEVNULL)
-        if "capture" in paths:
-            capture_bench.teardown()
+        try:
+            measure(args, paths, tmp, results)
+        finally:
+            if "can" in paths:
+                for name in (IN_IF, OUT_IF):
+                    subprocess.run(["ip", "link", "del", name], stderr=subprocess.DEVNULL)
+            if "capture" in paths:
+                capture_bench.teardown()
     for name, per_message in results.items():
         print(f"| {name} at {args.rate} messages/s, median of {args.repeat} | {per_message:.0f} instructions/message |")
     return 0
