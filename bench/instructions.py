@@ -5,11 +5,13 @@
 #   udp: a UDP->UDP relay of 64-byte datagrams (on the host)
 #   can: vcan0 -> cannelloni over UDP -> vcan1 through two daemons (in the test VM: SocketCAN),
 #        counted for each daemon: can->encode->udp and udp->decode->can
+#   capture: a packet listener on a veth in a network namespace -> a pcap log (64-byte UDP
+#        datagrams, the capture benchmark's setup; root)
 # Each path runs twice, with --small and --large messages, both at --rate a second; the figure is
 # (instructions of the large run - instructions of the small run) / (large - small), so start-up,
 # configuration and shutdown cancel out. Batches grow with the rate, so compare figures at one rate.
 # Usage: bench/instructions.py --sockbridged build/src/sockbridged --blast build/bench/blast \
-#            --can-blast build/bench/can_blast [--paths udp,can]
+#            --can-blast build/bench/can_blast [--paths udp,can,capture]
 import argparse
 import os
 import re
@@ -20,12 +22,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
+import capture_bench  # noqa: E402
 
 SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IN_IF, OUT_IF = "sbinsn0", "sbinsn1"
 
 
-def callgrind(args, config, tmp, name):
+def callgrind(args, config, tmp, name, prefix=()):
     """sockbridged with `config` under callgrind: (daemon, path of its callgrind output)."""
     out = os.path.join(tmp, f"callgrind.{name}")
     wrapper = os.path.join(tmp, f"{name}.sh")
@@ -33,7 +36,7 @@ def callgrind(args, config, tmp, name):
     with open(wrapper, "w") as f:
         f.write(f"#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file={out} {args.sockbridged} \"$@\"\n")
     os.chmod(wrapper, 0o755)
-    return benchlib.Sockbridged(wrapper, config, tmp, f"{name}.yaml", timeout=300), out
+    return benchlib.Sockbridged(wrapper, config, tmp, f"{name}.yaml", timeout=300, prefix=prefix), out
 
 
 def instructions(path):
@@ -83,6 +86,28 @@ def can_run(args, tmp, count):
     return {"can->cannelloni->udp": instructions(near_out), "udp->cannelloni->can": instructions(far_out)}
 
 
+def capture_run(args, tmp, count):
+    ns = capture_bench
+    pcap = os.path.join(tmp, f"capture{count}.pcap")
+    if os.path.exists(pcap):  # the log appends
+        os.unlink(pcap)
+    ring = f", ring: {args.ring}" if args.ring else ""
+    config = f"""listeners:
+  tap: {{type: packet, interface: {ns.IF_CAPTURE}, direction: in, filter: "udp and dst port {ns.PORT}", snaplen: 2048{ring}}}
+routes:
+  - {{from: tap, log: {{path: {pcap}, format: pcap}}}}
+daemon: {{log_level: warning}}
+"""
+    daemon, out = callgrind(args, config, tmp, f"capture{count}", prefix=["ip", "netns", "exec", ns.NS_CAPTURE])
+    subprocess.run(["ip", "netns", "exec", ns.NS_SEND, args.blast, "udp-send", ns.ADDR_CAPTURE, str(ns.PORT),
+                    str(count), "64", str(args.rate)], check=True, stdout=subprocess.DEVNULL)
+    daemon.stop()
+    got = ns.pcap_count(pcap)
+    if got != count:
+        raise RuntimeError(f"capture: {got} of {count} packets in the pcap: lower --rate")
+    return {"packet capture -> pcap log": instructions(out)}
+
+
 def make_vcans():
     for name in (IN_IF, OUT_IF):
         subprocess.run(["ip", "link", "del", name], stderr=subprocess.DEVNULL)
@@ -90,17 +115,36 @@ def make_vcans():
             subprocess.run(["ip", "link", *argv], check=True)
 
 
+def measure(args, paths, tmp, results):
+    """Fills `results` with instructions per message for each path; keeps the callgrind outputs."""
+    runs = {"udp": udp_run, "can": can_run, "capture": capture_run}
+    for path in paths:
+        # Batch sizes vary with timing, so the figure moves by up to ~10% between measurements.
+        figures = {}
+        for _ in range(args.repeat):
+            small, large = runs[path](args, tmp, args.small), runs[path](args, tmp, args.large)
+            for name in small:
+                figures.setdefault(name, []).append((large[name] - small[name]) / (args.large - args.small))
+        for name, values in figures.items():
+            results[name] = benchlib.median(values)
+    if args.keep:
+        for name in os.listdir(tmp):
+            if name.startswith("callgrind."):
+                shutil.copy(os.path.join(tmp, name), args.keep)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sockbridged", required=True)
     parser.add_argument("--blast", required=True)
-    parser.add_argument("--can-blast", required=True)
+    parser.add_argument("--can-blast", help="needed for the can path")
     parser.add_argument("--paths", default="udp,can")
     parser.add_argument("--small", type=int, default=2000)
     parser.add_argument("--large", type=int, default=12000)
     parser.add_argument("--rate", type=int, default=2000, help="messages a second")
     parser.add_argument("--repeat", type=int, default=1, help="measure this many times, print the median")
     parser.add_argument("--keep", help="copy the callgrind outputs here (for callgrind_annotate)")
+    parser.add_argument("--ring", help="capture: the packet listener's `ring:` setting (YAML)")
     args = parser.parse_args()
     for name in ("sockbridged", "blast", "can_blast", "keep"):
         if getattr(args, name) is None:
@@ -123,23 +167,16 @@ def main():
     with benchlib.temp_dir() as tmp:
         if "can" in paths:
             make_vcans()
-        for path in paths:
-            run = udp_run if path == "udp" else can_run
-            # Batch sizes vary with timing, so the figure moves by up to ~10% between measurements.
-            figures = {}
-            for _ in range(args.repeat):
-                small, large = run(args, tmp, args.small), run(args, tmp, args.large)
-                for name in small:
-                    figures.setdefault(name, []).append((large[name] - small[name]) / (args.large - args.small))
-            for name, values in figures.items():
-                results[name] = benchlib.median(values)
-        if args.keep:
-            for name in os.listdir(tmp):
-                if name.startswith("callgrind."):
-                    shutil.copy(os.path.join(tmp, name), args.keep)
-        if "can" in paths:
-            for name in (IN_IF, OUT_IF):
-                subprocess.run(["ip", "link", "del", name], stderr=subprocess.DEVNULL)
+        if "capture" in paths:
+            capture_bench.setup()
+        try:
+            measure(args, paths, tmp, results)
+        finally:
+            if "can" in paths:
+                for name in (IN_IF, OUT_IF):
+                    subprocess.run(["ip", "link", "del", name], stderr=subprocess.DEVNULL)
+            if "capture" in paths:
+                capture_bench.teardown()
     for name, per_message in results.items():
         print(f"| {name} at {args.rate} messages/s, median of {args.repeat} | {per_message:.0f} instructions/message |")
     return 0

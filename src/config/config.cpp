@@ -718,6 +718,7 @@ public:
             auto *source = const_cast<ListenerSpec *>(config_.findListener(route.from));
             if (source) {
                 source->routedFrom = true;
+                if (!route.log) source->routedToListener = true;
                 if (source->format->encodeOnly && reported.insert("format:" + source->name).second)
                     errors_.add(source->formatMark,
                                 fmt::format("format '{}' is output only and cannot read input, but routes read "
@@ -747,6 +748,7 @@ public:
         }
         for (const auto &pair : perConnectionPairs_) checkPerConnectionPair(pair);
         offerCanBuses();
+        for (auto &spec : config_.listeners) spec->routesKnown();
     }
 
 private:

@@ -42,10 +42,14 @@ public:
     YAML::Mark formatMark;  // where 'format' is set (the listener's position when it is not)
     bool onDemand = false;  // a connecting listener that only opens connections for per_connection routes
     bool routedFrom = false;  // some route reads from it (set by the config's route checks)
+    bool routedToListener = false;  // a route takes its messages to another listener, not only to logs
     // Settings derived from the routes (a socketcand listener's buses): part of its identity on
     // reload, with `canonical`.
     std::string derived;
 
+    // Called once every route is checked (routedFrom, routedToListener): kinds whose settings
+    // depend on the routes settle them here, and put them in `derived`.
+    virtual void routesKnown() {}
     // Why routes cannot send to this listener (a packet listener without 'inject'), or "".
     virtual std::string refusesInput() const { return {}; }
     std::string systemdName;  // `systemd: NAME`: take the socket passed by systemd under that FileDescriptorName=

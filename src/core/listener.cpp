@@ -44,11 +44,13 @@ void Listener::adoptSocket(UniqueFd)
                                    name()));
 }
 
-void Listener::emit(Message &&message)
+void Listener::emit(Message &&message) { emit(std::make_shared<Message>(std::move(message))); }
+
+void Listener::emit(std::shared_ptr<Message> message)
 {
-    message.source = name();
-    counters().countIn(message.size());
-    if (router_) router_->deliver(*this, std::make_shared<const Message>(std::move(message)));
+    message->source = name();
+    counters().countIn(message->size());
+    if (router_) router_->deliver(*this, std::move(message));
 }
 
 }  // namespace sockbridge

@@ -16,6 +16,7 @@
 #include <fmt/core.h>
 
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -25,6 +26,7 @@
 #include "core/log.h"
 #include "core/unique_fd.h"
 #include "formats/packet_summary_format.h"
+#include "listeners/packet_ring.h"
 
 namespace sockbridge {
 
@@ -39,25 +41,19 @@ const KeySpec kKeys[] = {
     {"direction", "in|out|both", "both", "in: received frames only (PACKET_IGNORE_OUTGOING); out: sent frames only"},
     {"snaplen", "size", "262144", "capture at most this many bytes of each packet; the length on the wire is kept"},
     {"filter", "string", "", "tcpdump filter syntax, compiled with libpcap and run in the kernel (SO_ATTACH_FILTER)"},
-    {"ring", "bool or map", "{block_size: 1MiB, blocks: 8, frame_size: 2048, timeout: 10ms}",
-     "a memory-mapped TPACKET_V3 receive ring; false reads with recvmmsg instead"},
+    {"ring", "bool or map", "{size: 8MiB, block_size: from snaplen, timeout: 10ms or 200ms}",
+     "a memory-mapped TPACKET_V3 receive ring (size or blocks, block_size, frame_size, timeout); false reads "
+     "with recvmmsg instead"},
     {"inject", "bool", "false", "send frames routed to this listener out of the interface (raw mode, named interface)"},
 };
 
-constexpr std::string_view kRingKeys[] = {"block_size", "blocks", "frame_size", "timeout"};
+constexpr std::string_view kRingKeys[] = {"size", "block_size", "blocks", "frame_size", "timeout"};
 constexpr std::string_view kModes[] = {"raw", "cooked"};
 constexpr std::string_view kDirections[] = {"in", "out", "both"};
 constexpr uint32_t kMaxSnaplen = 262144;
 constexpr size_t kBatch = 32;
 
 enum class Direction { In, Out, Both };
-
-struct RingSpec {
-    uint32_t blockSize = 1u << 20;
-    uint32_t blocks = 8;
-    uint32_t frameSize = 2048;
-    std::chrono::milliseconds timeout{10};
-};
 
 class PacketListenerSpec final : public ListenerSpec {
 public:
@@ -68,12 +64,26 @@ public:
     uint32_t snaplen = kMaxSnaplen;
     std::string filterText;
     std::vector<sock_filter> filter;
-    std::optional<RingSpec> ring = RingSpec{};
+    std::optional<RingSettings> ring = RingSettings{};
+    RingGeometry geometry;  // of `ring`, settled once the routes are known
     bool inject = false;
 
     Transport transport() const override { return Transport::Datagram; }
     bool needsRawSockets() const override { return true; }
     std::unique_ptr<Listener> create(EventLoop &loop) const override;
+    // The ring's timeout depends on where the packets go; a reload that changes it, or starts or
+    // stops the capture, reopens the listener.
+    void routesKnown() override
+    {
+        if (!routedFrom) {
+            derived = "not capturing";
+            return;
+        }
+        derived = "capturing";
+        if (!ring) return;
+        geometry = deriveRingGeometry(*ring, snaplen, uint32_t(sysconf(_SC_PAGESIZE)), routedToListener);
+        derived += ", ring " + geometry.describe();
+    }
     std::string refusesInput() const override
     {
         if (inject) return {};
@@ -244,7 +254,7 @@ void PacketListener::start()
 
 void PacketListener::setupRing()
 {
-    const RingSpec &ring = *spec_.ring;
+    const RingGeometry &ring = spec_.geometry;
     int version = TPACKET_V3;
     if (setsockopt(fd_.get(), SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) < 0) fail("select TPACKET_V3");
     tpacket_req3 request{};
@@ -273,8 +283,7 @@ std::string PacketListener::describe() const
 {
     std::string text = fmt::format("interface {} ({}", spec_.interface, spec_.cooked ? "cooked" : "raw");
     if (capturing_) {
-        text += spec_.ring ? fmt::format(", ring {}x{}KiB", spec_.ring->blocks, spec_.ring->blockSize / 1024)
-                           : std::string(", recvmmsg");
+        text += spec_.ring ? ", ring " + spec_.geometry.describe() : std::string(", recvmmsg");
         if (!spec_.filterText.empty()) text += fmt::format(", filter '{}'", spec_.filterText);
         if (spec_.promiscuous) text += ", promiscuous";
     } else {
@@ -294,7 +303,7 @@ void PacketListener::receive()
 
 void PacketListener::receiveRing()
 {
-    const RingSpec &ring = *spec_.ring;
+    const RingGeometry &ring = spec_.geometry;
     // The final read at shutdown takes every block the kernel handed over, ignoring back-pressure.
     for (uint32_t seen = 0; seen < ring.blocks && mayRun(); ++seen) {
         auto *block = reinterpret_cast<tpacket_block_desc *>(ring_.base() + nextBlock_ * ring.blockSize);
@@ -384,7 +393,9 @@ void PacketListener::handle(const uint8_t *data, size_t captured, uint32_t wireL
     if ((spec_.direction == Direction::In && outgoing && !ignoresOutgoing_) ||
         (spec_.direction == Direction::Out && !outgoing))
         return;
-    Message message;
+    // Built where routes will share it: moving a Message (three strings) costs per packet.
+    auto shared = std::make_shared<Message>();
+    Message &message = *shared;
     message.kind = MessageKind::Packet;
     message.timestampNs = timestampNs;
     message.ifindex = from.sll_ifindex;
@@ -424,7 +435,7 @@ void PacketListener::handle(const uint8_t *data, size_t captured, uint32_t wireL
         }
     }
     if (bytes.size() > spec_.snaplen) bytes.resize(spec_.snaplen);
-    emit(std::move(message));
+    emit(std::move(shared));
 }
 
 const std::string &PacketListener::interfaceName(int ifindex)
@@ -526,7 +537,7 @@ void PacketListener::stopReading()
         // retires it: read once more after that, so the last packets are not lost.
         if (settle_) {
             ringSettling_ = true;
-            settle_->arm(spec_.ring->timeout + std::chrono::milliseconds(5));
+            settle_->arm(spec_.geometry.timeout + std::chrono::milliseconds(5));
         }
     }
     stopped_ = true;
@@ -547,22 +558,28 @@ std::unique_ptr<Listener> PacketListenerSpec::create(EventLoop &loop) const
     return std::make_unique<PacketListener>(name, loop, *this);
 }
 
-std::optional<RingSpec> parseRing(OptionReader &reader, uint32_t snaplen)
+/*
+ * `ring: {size, block_size, blocks, frame_size, timeout}`: every key optional, what is left out
+ * is derived once the routes are known (deriveRingGeometry). Each bad value is an error at its
+ * own position.
+ */
+std::optional<RingSettings> parseRing(OptionReader &reader, uint32_t snaplen)
 {
     YAML::Node node = reader.node("ring");
-    if (!node.IsDefined()) return RingSpec{};
+    if (!node.IsDefined()) return RingSettings{};
     if (node.IsScalar()) {
         auto on = reader.boolean("ring");
-        return on && !*on ? std::nullopt : std::optional<RingSpec>(RingSpec{});
+        return on && !*on ? std::nullopt : std::optional<RingSettings>(RingSettings{});
     }
     if (!node.IsMap()) {
-        reader.error("ring", "'ring' must be true, false or a map {block_size, blocks, frame_size, timeout}");
-        return RingSpec{};
+        reader.error("ring", "'ring' must be true, false or a map {size, block_size, blocks, frame_size, timeout}");
+        return RingSettings{};
     }
     OptionReader options(node, reader.errors(), "ring");
     options.reportUnknownKeys(kRingKeys);
-    RingSpec ring;
-    const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
+    RingSettings ring;
+    const uint32_t page = uint32_t(sysconf(_SC_PAGESIZE));
+    constexpr uint64_t kMaxRing = 1ull << 31;  // the kernel wants the ring's size in 32 bits
     if (auto size = options.size("block_size")) {
         if (*size % page || *size == 0 || *size > (1u << 30))
             options.error("block_size", fmt::format("'block_size' must be a multiple of the page size ({} bytes), "
@@ -570,9 +587,21 @@ std::optional<RingSpec> parseRing(OptionReader &reader, uint32_t snaplen)
         else
             ring.blockSize = uint32_t(*size);
     }
+    const uint32_t block = ring.blockSize.value_or(defaultRingBlockSize(snaplen, page));
     if (auto blocks = options.integer("blocks", 1, 65536)) ring.blocks = uint32_t(*blocks);
+    if (auto size = options.size("size")) {
+        if (options.has("blocks"))
+            options.error("size", "give the ring's 'size' or its number of 'blocks', not both");
+        else if (*size < block || *size > kMaxRing)
+            options.error("size", fmt::format("'size' must be between one block ({} bytes) and 2GiB", block));
+        else
+            ring.size = *size;
+    }
+    if (ring.blocks && uint64_t(*ring.blocks) * block > kMaxRing)
+        options.error("blocks", fmt::format("{} blocks of {} bytes are more than 2GiB", *ring.blocks, block));
     if (auto frame = options.size("frame_size")) {
-        if (*frame % TPACKET_ALIGNMENT || *frame < TPACKET_ALIGN(TPACKET3_HDRLEN) || *frame > ring.blockSize)
+        if (*frame % TPACKET_ALIGNMENT || *frame < TPACKET_ALIGN(TPACKET3_HDRLEN) ||
+            (ring.blockSize && *frame > *ring.blockSize) || *frame > (1u << 30))
             options.error("frame_size", fmt::format("'frame_size' must be a multiple of {} between {} and "
                                                     "'block_size'", TPACKET_ALIGNMENT, TPACKET_ALIGN(TPACKET3_HDRLEN)));
         else
@@ -585,11 +614,11 @@ std::optional<RingSpec> parseRing(OptionReader &reader, uint32_t snaplen)
         else
             ring.timeout = ms;
     }
-    // A packet must fit one block, after the block's and the packet's headers.
-    const uint64_t overhead = 48 + TPACKET_ALIGN(TPACKET3_HDRLEN) + 16;
-    if (uint64_t(snaplen) + overhead > ring.blockSize)
+    // A packet of snaplen must fit the block the user chose. A derived one holds one of up to
+    // kLargestPacket: longer ones (BIG TCP) are cut to the block by the kernel, as with libpcap.
+    if (ring.blockSize && uint64_t(snaplen) + ringBlockOverhead() > *ring.blockSize)
         reader.error("ring", fmt::format("'snaplen' {} does not fit a ring block of {} bytes: raise "
-                                         "'ring.block_size' or lower 'snaplen'", snaplen, ring.blockSize));
+                                         "'ring.block_size' or lower 'snaplen'", snaplen, *ring.blockSize));
     return ring;
 }
 
@@ -718,15 +747,49 @@ bool segmentTcpFrame(std::span<const uint8_t> frame, size_t mtu, std::vector<std
     return true;
 }
 
+namespace {
+
+/*
+ * The 16-bit one's complement sum of `bytes` as big-endian words (RFC 1071), folded. It runs for
+ * every captured packet whose checksum was left to offload, so it adds 32-bit words in host
+ * order into 64 bits: one's complement addition does not care about byte order (RFC 1071 2(B)),
+ * so the folded sum is swapped to network order at the end on a little-endian host.
+ */
+uint32_t onesComplementSum(std::span<const uint8_t> bytes)
+{
+    uint64_t sum = 0;
+    size_t i = 0;
+    for (; i + 4 <= bytes.size(); i += 4) {
+        uint32_t word;
+        std::memcpy(&word, bytes.data() + i, 4);
+        sum += word;
+    }
+    if (i + 2 <= bytes.size()) {
+        uint16_t half;
+        std::memcpy(&half, bytes.data() + i, 2);
+        sum += half;
+        i += 2;
+    }
+    if (i < bytes.size()) {  // an odd last byte is the high byte of a word padded with zero
+        const uint8_t pad[2] = {bytes[i], 0};
+        uint16_t half;
+        std::memcpy(&half, pad, 2);
+        sum += half;
+    }
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    const uint16_t folded = uint16_t(sum);
+    if constexpr (std::endian::native == std::endian::little) return uint16_t(folded << 8 | folded >> 8);
+    return folded;
+}
+
+}  // namespace
+
 bool completeChecksum(std::span<uint8_t> l3, uint16_t ethertype)
 {
     size_t headerLength, l4Length;
     uint8_t protocol;
     uint32_t sum = 0;
-    auto add = [&sum](std::span<const uint8_t> bytes) {
-        for (size_t i = 0; i + 1 < bytes.size(); i += 2) sum += uint32_t(bytes[i] << 8 | bytes[i + 1]);
-        if (bytes.size() % 2) sum += uint32_t(bytes.back() << 8);
-    };
+    auto add = [&sum](std::span<const uint8_t> bytes) { sum += onesComplementSum(bytes); };
     if (ethertype == ETH_P_IP) {
         if (l3.size() < 20 || l3[0] >> 4 != 4) return false;
         headerLength = size_t(l3[0] & 0x0f) * 4;
@@ -818,6 +881,8 @@ std::unique_ptr<ListenerSpec> parsePacketListener(OptionReader &reader)
     else if (spec->inject && spec->cooked)
         reader.error("inject", "'inject' sends whole frames and needs 'mode: raw'");
     spec->ring = parseRing(reader, spec->snaplen);
+    if (spec->ring)  // as for a capture to logs; routesKnown() settles it
+        spec->geometry = deriveRingGeometry(*spec->ring, spec->snaplen, uint32_t(sysconf(_SC_PAGESIZE)), false);
     spec->filterText = reader.string("filter").value_or("");
     // A cooked socket's filter sees the packet from its network header on, as raw IP does.
     std::string why;

@@ -53,10 +53,10 @@ bool LogSink::formatRecord(LogFormat format, const Message &message, std::vector
     return false;
 }
 
-bool LogSink::appendRecord(const Message &message)
+bool LogSink::appendRecord(const Message &message, std::vector<uint8_t> &out)
 {
     if (spec_.format != LogFormat::Pcap) {
-        if (formatRecord(spec_.format, message, record_)) return true;
+        if (formatRecord(spec_.format, message, out)) return true;
         logf(warnedUnencodable_ ? LogLevel::Debug : LogLevel::Warning,
              "Log '{}': dropping a {} message from '{}' that the log format cannot carry", spec_.path,
              messageKindName(message.kind), message.source);
@@ -65,7 +65,7 @@ bool LogSink::appendRecord(const Message &message)
     }
     const bool first = pcap_.linkType() == 0;
     std::string why;
-    if (!pcap_.append(message, record_, why)) {
+    if (!pcap_.append(message, out, why)) {
         if (!warnedSkip_)
             logf(LogLevel::Warning, "Log '{}': skipping a message from '{}': {} (counted as errors; further ones "
                  "are not logged)", spec_.path, message.source, why);
@@ -78,20 +78,21 @@ bool LogSink::appendRecord(const Message &message)
 
 void LogSink::drain()
 {
-    // Records of one iteration go out in one write(); a batch that would cross the rotation size
-    // is written first, so the next record starts the new file.
+    // Records of one iteration go out in one write(), formatted straight into the batch; a batch
+    // that would cross the rotation size is written without the last record first, so that
+    // record starts the new file.
     while (MessagePtr message = nextInput()) {
-        record_.clear();
-        if (!appendRecord(*message)) {
+        const size_t start = batch_.size();
+        if (!appendRecord(*message, batch_)) {
+            batch_.resize(start);
             ++counters().errors;
             continue;
         }
-        if (!batch_.empty() && file_.exceedsLimit(batch_.size() + record_.size())) writeBatch();
-        batch_.insert(batch_.end(), record_.begin(), record_.end());
+        if (start > 0 && file_.exceedsLimit(batch_.size())) writeBatch(start);
         ++batchRecords_;
         batchBytes_ += message->size();
     }
-    if (!batch_.empty()) writeBatch();
+    if (!batch_.empty()) writeBatch(batch_.size());
 }
 
 /*
@@ -100,12 +101,12 @@ void LogSink::drain()
  * starts and when it ends, not for every batch. A log file deleted or moved away from outside is
  * noticed here and created again at its path.
  */
-void LogSink::writeBatch()
+void LogSink::writeBatch(size_t bytes)
 {
     int r = file_.reopenIfReplaced();
     if (r > 0)
         logf(LogLevel::Notice, "Log '{}': the file was deleted or moved away; writing to a new one", spec_.path);
-    if (r >= 0) r = file_.write(batch_);
+    if (r >= 0) r = file_.write(std::span(batch_).first(bytes));
     if (r < 0) {
         counters().errors += batchRecords_;
         if (lostWhileFailing_ == 0)
@@ -119,7 +120,7 @@ void LogSink::writeBatch()
         counters().messagesOut += batchRecords_;
         counters().bytesOut += batchBytes_;
     }
-    batch_.clear();
+    batch_.erase(batch_.begin(), batch_.begin() + ptrdiff_t(bytes));  // what is left: one record
     batchRecords_ = 0;
     batchBytes_ = 0;
 }

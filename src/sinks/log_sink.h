@@ -30,8 +30,9 @@ protected:
 
 private:
     // False when the record cannot go in this log (a pcap of another link type).
-    bool appendRecord(const Message &message);
-    void writeBatch();
+    bool appendRecord(const Message &message, std::vector<uint8_t> &out);
+    // Writes the first `bytes` of the batch: its records but the one after them, if any.
+    void writeBatch(size_t bytes);
 
     LogSpec spec_;
     PcapWriter pcap_;
@@ -41,7 +42,6 @@ private:
     uint64_t batchRecords_ = 0;
     uint64_t batchBytes_ = 0;  // of the messages in batch_, for the counters
     uint64_t lostWhileFailing_ = 0;  // records dropped since writing started to fail
-    std::vector<uint8_t> record_;
     bool warnedUnencodable_ = false;
 };
 

@@ -6,6 +6,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <bit>
 
 namespace sockbridge {
 
@@ -58,10 +59,12 @@ bool PcapWriter::append(const Message &message, std::vector<uint8_t> &out, std::
         nanoseconds += 1'000'000'000;
         --seconds;
     }
-    put32(out, uint32_t(seconds));
-    put32(out, uint32_t(nanoseconds));
-    put32(out, captured);
-    put32(out, original);
+    // The record header and the bytes in one insert each: this runs for every captured packet.
+    uint32_t fields[4] = {uint32_t(seconds), uint32_t(nanoseconds), captured, original};
+    if constexpr (std::endian::native == std::endian::big)
+        for (uint32_t &field : fields) field = __builtin_bswap32(field);
+    const auto *header = reinterpret_cast<const uint8_t *>(fields);
+    out.insert(out.end(), header, header + sizeof(fields));
     out.insert(out.end(), message.data.begin(), message.data.begin() + captured);
     return true;
 }

@@ -383,6 +383,24 @@ def kernel_drops(counters, name):
     return listener[KERNEL_DROPS]
 
 
+def pcap_capture_config(interface, pcap, port, options=""):
+    """A daemon config: packet listener 'cap' on `interface` taking inbound UDP to `port` (plus
+    `options`, listener lines indented by four spaces) into a pcap log at `pcap`, with a queue
+    large enough that only the kernel can drop."""
+    return f"""\
+listeners:
+  cap:
+    type: packet
+    interface: {interface}
+    direction: in
+    filter: "udp dst port {port}"
+{options}routes:
+  - from: cap
+    log: {{path: {pcap}, format: pcap}}
+    queue: {{max_messages: 100000, max_bytes: 64MiB}}
+"""
+
+
 # ---------------------------------------------------------------------------------------------
 # pcap files
 

@@ -24,20 +24,7 @@ def setup(net):
 
 
 def config(interface, pcap, port):
-    return f"""\
-listeners:
-  cap:
-    type: packet
-    interface: {interface}
-    direction: in
-    snaplen: 128
-    filter: "udp dst port {port}"
-    ring: {TINY_RING}
-routes:
-  - from: cap
-    log: {{path: {pcap}, format: pcap}}
-    queue: {{max_messages: 100000, max_bytes: 64MiB}}
-"""
+    return netns.pcap_capture_config(interface, pcap, port, f"    snaplen: 128\n    ring: {TINY_RING}\n")
 
 
 def burst(a, port, count):

@@ -93,6 +93,43 @@ TEST(Checksum, CompletesAnOffloadedUdpChecksum)
     EXPECT_EQ(ip[27], 0xb5);
 }
 
+// RFC 1071 word by word, big-endian: the sum a receiver checks (0xffff for a valid checksum).
+uint16_t referenceSum(const std::vector<uint8_t> &bytes)
+{
+    uint32_t sum = 0;
+    for (size_t i = 0; i < bytes.size(); i += 2)
+        sum += uint32_t(bytes[i] << 8 | (i + 1 < bytes.size() ? bytes[i + 1] : 0));
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return uint16_t(sum);
+}
+
+TEST(Checksum, CompletedChecksumsVerifyForEveryPayloadLength)
+{
+    for (size_t length = 0; length < 40; ++length) {
+        // IPv4 UDP: pseudo header = addresses, protocol, UDP length.
+        std::vector<uint8_t> ip = {0x45, 0, 0, uint8_t(28 + length), 0, 1, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1,
+                                   198, 51, 100, 7, 0x9c, 0x41, 0x07, 0xd0, 0, uint8_t(8 + length), 0xab, 0xcd};
+        for (size_t i = 0; i < length; ++i) ip.push_back(uint8_t(0xf1 + 37 * i));
+        ASSERT_TRUE(completeChecksum(ip, ETH_P_IP));
+        std::vector<uint8_t> check(ip.begin() + 12, ip.begin() + 20);
+        check.insert(check.end(), {0, 17, 0, uint8_t(8 + length)});
+        check.insert(check.end(), ip.begin() + 20, ip.end());
+        EXPECT_EQ(referenceSum(check), 0xffff) << "UDP payload of " << length;
+
+        // IPv6 TCP: pseudo header = addresses, TCP length, next header.
+        std::vector<uint8_t> ip6 = {0x60, 0, 0, 0, 0, uint8_t(20 + length), 6, 64};
+        for (int i = 0; i < 32; ++i) ip6.push_back(uint8_t(i % 16 == 0 ? 0x20 : 0xfe - i));
+        const uint8_t tcp[20] = {0x1f, 0x90, 0xc3, 0x50, 1, 2, 3, 4, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0x12, 0x34};
+        ip6.insert(ip6.end(), tcp, tcp + 20);
+        for (size_t i = 0; i < length; ++i) ip6.push_back(uint8_t(0x0f + 91 * i));
+        ASSERT_TRUE(completeChecksum(ip6, ETH_P_IPV6));
+        std::vector<uint8_t> check6(ip6.begin() + 8, ip6.begin() + 40);
+        check6.insert(check6.end(), {0, 0, 0, uint8_t(20 + length), 0, 0, 0, 6});
+        check6.insert(check6.end(), ip6.begin() + 40, ip6.end());
+        EXPECT_EQ(referenceSum(check6), 0xffff) << "TCP payload of " << length;
+    }
+}
+
 TEST(Segmentation, SplitsAGsoTcpFrameIntoMtuSizedSegments)
 {
     std::vector<uint8_t> frame = {0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00};
