@@ -53,13 +53,8 @@ def start_idle(prefix, binary, config_path, timeout):
     return proc
 
 
-def status_kib(pid):
-    figures = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "RssAnon", "RssFile"):
-                figures[key] = int(value.split()[0])
+def memory_kib(pid):
+    figures = benchlib.status_kib(pid, "VmRSS", "RssAnon", "RssFile")
     with open(f"/proc/{pid}/smaps_rollup") as f:
         rollup = {line.split(":")[0]: int(line.split()[1]) for line in f if line.split()[-1] == "kB"}
     figures["PSS"] = rollup["Pss"]
@@ -91,7 +86,7 @@ def measure(label, binary, args, tmp, index):
     proc = start_idle(shlex.split(args.prefix), binary, config_path, args.timeout)
     try:
         time.sleep(args.settle_seconds)
-        return os.path.getsize(stripped), status_kib(proc.pid), resident_by_mapping(proc.pid)
+        return os.path.getsize(stripped), memory_kib(proc.pid), resident_by_mapping(proc.pid)
     finally:
         benchlib.stop_process(proc)
 
