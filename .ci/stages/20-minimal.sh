@@ -13,6 +13,7 @@ out=$1
 source "$(dirname "$0")/../lib/common.sh"
 minimal=(-Dsystemd=disabled -Dpcap=disabled -Dmqtt=disabled -Dtls=disabled -Dman=disabled)
 build_failures=0 status=0
+ci_apt_install file
 
 # setup_and_build DIR OPTION...: meson setup (or reconfigure) and ninja; the log in $out.DIR.build.
 setup_and_build() {
