@@ -102,13 +102,20 @@ daemon: {{log_level: warning}}
     return sender, receiver
 
 
-def rss_kib(pid):
-    """VmRSS of a process, KiB."""
+def status_kib(pid, *keys):
+    """{key: KiB} of the /proc/PID/status lines named (VmRSS, RssAnon, ...)."""
+    figures = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+            key, _, value = line.partition(":")
+            if key in keys:
+                figures[key] = int(value.split()[0])
+    return figures
+
+
+def rss_kib(pid):
+    """VmRSS of a process, KiB."""
+    return status_kib(pid, "VmRSS").get("VmRSS", 0)
 
 
 def free_port(kind=socket.SOCK_DGRAM, host="127.0.0.1"):

@@ -3,10 +3,12 @@
 # Checks the Yocto recipe and the Buildroot package against meson_options.txt, without their toolchains.
 """What it checks:
 - meson_options.txt: every feature option (except `tests`, `man` and `fuzz`, build-time only) is
-  switchable in both recipes;
+  switchable in both recipes; every other option (a combo or boolean such as `static`) is passed by
+  the Yocto recipe and set two ways by the Buildroot package;
 - packaging/yocto/*.bb: each line fits BitBake's basic syntax (assignments, flags, inherit,
   shell functions, continuations, balanced quotes); each PACKAGECONFIG[NAME] is
-  "-DNAME=enabled,-DNAME=disabled,..." for an existing feature option;
+  "-DNAME=enabled,-DNAME=disabled,..." for an existing feature option; every other -DNAME=VALUE
+  names an option and one of its values (or a ${VARIABLE} whose default is one);
 - packaging/buildroot/sockbridge/sockbridge.mk: every -DNAME=VALUE names an existing option with
   a valid value, each feature is set on both sides of its ifeq, ifeq/else/endif balance, every
   BR2_PACKAGE_SOCKBRIDGE_* it tests is defined in Config.in and every one Config.in defines is used,
@@ -30,12 +32,19 @@ def error(where, message):
 
 
 def meson_options():
+    """{name: (type, the values it takes or None for any)}."""
     text = (root / 'meson_options.txt').read_text()
-    return dict(re.findall(r"option\(\s*'([\w-]+)'\s*,\s*type\s*:\s*'(\w+)'", text))
+    options = {}
+    for name, kind, rest in re.findall(r"option\(\s*'([\w-]+)'\s*,\s*type\s*:\s*'(\w+)'(.*?)\)\s*$", text, re.M | re.S):
+        choices = re.search(r"choices\s*:\s*\[([^\]]*)\]", rest)
+        values = {'feature': ('enabled', 'disabled', 'auto'), 'boolean': ('true', 'false')}.get(kind)
+        options[name] = (kind, tuple(re.findall(r"'([^']*)'", choices.group(1))) if choices else values)
+    return options
 
 
-def valid_value(kind, value):
-    return value in {'feature': ('enabled', 'disabled', 'auto'), 'boolean': ('true', 'false')}.get(kind, (value,))
+def valid_value(option, value):
+    _, values = option
+    return values is None or value in values
 
 
 BITBAKE_LINE = re.compile(
@@ -44,7 +53,26 @@ BITBAKE_LINE = re.compile(
     r'''(python\s+)?[\w:-]+\s*\(\)\s*\{|\}|\s+.*)$''')
 
 
-def check_yocto(options, features):
+def check_yocto_settings(where, text, options, settings):
+    """Every -DNAME=VALUE outside PACKAGECONFIG names an option and a value it takes (or a variable
+    whose default does), and every setting option (not a feature) is passed."""
+    passed = set()
+    for name, value in re.findall(r'^(?!PACKAGECONFIG\[|\s*#).*?-D([\w-]+)=(\S+?)"?$', text, re.M):
+        variable = re.fullmatch(r'\$\{(\w+)\}', value)
+        if variable:
+            default = re.search(rf'^{variable.group(1)}\s*\??\?=\s*"([^"]*)"', text, re.M)
+            value = default.group(1) if default else None
+        if name not in options:
+            error(where, f'-D{name} names no meson option')
+        elif value is None or not valid_value(options[name], value):
+            error(where, f'-D{name}: {value!r} is not a value of the {options[name][0]} option {name}')
+        passed.add(name)
+    for name in settings:
+        if name not in passed:
+            error(where, f'meson option {name!r} is never passed (-D{name}=...)')
+
+
+def check_yocto(options, features, settings):
     for recipe in sorted((root / 'packaging' / 'yocto').glob('*.bb')):
         where = recipe.relative_to(root)
         text = recipe.read_text()
@@ -68,11 +96,12 @@ def check_yocto(options, features):
         for feature in features:
             if feature not in flags:
                 error(where, f'no PACKAGECONFIG[{feature}] for meson option {feature!r}')
+        check_yocto_settings(where, text, options, settings)
         if not re.search(r'^inherit\b.*\bmeson\b', text, re.M) or not re.search(r'^inherit\b.*\bsystemd\b', text, re.M):
             error(where, 'must inherit meson and systemd')
 
 
-def check_buildroot(options, features):
+def check_buildroot(options, features, settings):
     folder = root / 'packaging' / 'buildroot' / 'sockbridge'
     mk_path, config_path = folder / 'sockbridge.mk', folder / 'Config.in'
     mk, config = mk_path.read_text(), config_path.read_text()
@@ -92,11 +121,14 @@ def check_buildroot(options, features):
         if name not in options:
             error(mk_where, f'-D{name} names no meson option')
         elif not valid_value(options[name], value):
-            error(mk_where, f'-D{name}={value}: not a value of a {options[name]} option')
+            error(mk_where, f'-D{name}={value}: not a value of the {options[name][0]} option {name}')
         seen.setdefault(name, set()).add(value)
     for feature in features:
         if seen.get(feature) not in ({'enabled', 'disabled'},):
             error(mk_where, f'meson option {feature!r} is not set both ways (enabled/disabled)')
+    for name in settings:
+        if len(seen.get(name, ())) < 2:
+            error(mk_where, f'meson option {name!r} is not set both ways (two of its values under an ifeq)')
     defined = set(re.findall(r'^config\s+(BR2_PACKAGE_SOCKBRIDGE\w*)', config, re.M))
     used = set(re.findall(r'\$\((BR2_PACKAGE_SOCKBRIDGE\w*)\)', mk))
     for symbol in sorted(used - defined):
@@ -146,12 +178,14 @@ def check_kconfig(config_path):
 
 def main():
     options = meson_options()
-    features = sorted(n for n, t in options.items() if t == 'feature' and n not in ('tests', 'man', 'fuzz'))
-    check_yocto(options, features)
-    check_buildroot(options, features)
+    build_time = ('tests', 'man', 'fuzz')
+    features = sorted(n for n, (t, _) in options.items() if t == 'feature' and n not in build_time)
+    settings = sorted(n for n, (t, _) in options.items() if t != 'feature' and n not in build_time)
+    check_yocto(options, features, settings)
+    check_buildroot(options, features, settings)
     for line in errors:
         print(line)
-    print(f'recipes checked against meson options {", ".join(features)}: {len(errors)} problems')
+    print(f'recipes checked against meson options {", ".join(features + settings)}: {len(errors)} problems')
     return 1 if errors else 0
 
 

@@ -27,3 +27,21 @@ ci_step_done() {
     ci_step_name=
 }
 ci_step() { ci_step_done; ci_step_name=$*; ci_step_start=$(date +%s); printf '== %s\n' "$*"; }
+
+# ci_sum_summaries OUT FAILURES LOG...: the logs into OUT, then one meson-style summary summing
+# theirs (.ci/run reads the last "Ok:", "Fail:"... lines); FAILURES (builds that broke) are added
+# to "Fail:".
+ci_sum_summaries() {
+    local out=$1 failures=$2 key total file n
+    shift 2
+    cat "$@" 2>/dev/null >"$out"
+    for key in Ok 'Expected Fail' Fail 'Unexpected Pass' Skipped Timeout; do
+        total=0
+        for file in "$@"; do
+            n=$(grep -sE "^$key:" "$file" | tail -1 | awk '{print $NF}')
+            total=$(( total + ${n:-0} ))
+        done
+        [ "$key" = Fail ] && total=$(( total + failures ))
+        printf '%s: %s\n' "$key" "$total" >>"$out"
+    done
+}

@@ -27,6 +27,11 @@ PACKAGECONFIG[mqtt] = "-Dmqtt=enabled,-Dmqtt=disabled,mosquitto"
 PACKAGECONFIG[tls] = "-Dtls=enabled,-Dtls=disabled,openssl"
 PACKAGECONFIG[man] = "-Dman=enabled,-Dman=disabled,scdoc-native lowdown-native"
 PACKAGECONFIG[tests] = "-Dtests=enabled,-Dtests=disabled,googletest"
+# What is linked into sockbridged (docs/packaging.md, "Small images"): "libraries" takes yaml-cpp,
+# fmt, libstdc++ and libgcc in; "full" makes one static binary, the least idle memory (needs the
+# -staticdev packages, and systemd out of PACKAGECONFIG). In local.conf: SOCKBRIDGE_STATIC = "full"
+SOCKBRIDGE_STATIC ??= "none"
+EXTRA_OEMESON += "-Dstatic=${SOCKBRIDGE_STATIC}"
 
 SYSTEMD_SERVICE:${PN} = "sockbridge.service"
 SYSTEMD_AUTO_ENABLE = "enable"

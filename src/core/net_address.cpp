@@ -15,8 +15,6 @@ namespace sockbridge {
 
 namespace {
 
-__extension__ typedef unsigned __int128 Uint128;
-
 constexpr size_t kSunPathMax = sizeof(sockaddr_un::sun_path) - 1;  // 107 on Linux
 constexpr socklen_t kSunPathOffset = offsetof(sockaddr_un, sun_path);
 
@@ -188,6 +186,18 @@ struct NumberWithUnit {
     uint64_t fractionScale = 1; // 10^(number of digits after the point)
     std::string_view unit;
 };
+
+// fraction × multiplier ÷ scale exactly, in 64 bits (32-bit targets have no __int128): with
+// fraction < scale ≤ 10^9, fraction × (multiplier mod scale) stays below 10^18.
+struct ScaledFraction {
+    uint64_t quotient;
+    uint64_t remainder;
+};
+ScaledFraction scaleFraction(uint64_t fraction, uint64_t multiplier, uint64_t scale)
+{
+    const uint64_t low = fraction * (multiplier % scale);
+    return {fraction * (multiplier / scale) + low / scale, low % scale};
+}
 
 enum class NumberError { None, Empty, Negative, Garbage, TooLarge, TooPrecise };
 
@@ -516,12 +526,12 @@ std::optional<uint64_t> parseSize(std::string_view text, std::string &error)
         return std::nullopt;
     }
     if (n.fraction != 0) {
-        Uint128 scaled = Uint128(n.fraction) * multiplier;
-        if (scaled % n.fractionScale != 0) {
+        const ScaledFraction scaled = scaleFraction(n.fraction, multiplier, n.fractionScale);
+        if (scaled.remainder != 0) {
             error = "size " + quoted(text) + " is not a whole number of bytes";
             return std::nullopt;
         }
-        if (__builtin_add_overflow(bytes, uint64_t(scaled / n.fractionScale), &bytes)) {
+        if (__builtin_add_overflow(bytes, scaled.quotient, &bytes)) {
             error = "size " + quoted(text) + " is too large";
             return std::nullopt;
         }
@@ -585,8 +595,7 @@ std::optional<std::chrono::nanoseconds> parseDuration(std::string_view text, std
     constexpr uint64_t kMax = uint64_t(std::numeric_limits<std::chrono::nanoseconds::rep>::max());
     uint64_t ns = 0;
     if (__builtin_mul_overflow(n.whole, unitNs, &ns) ||
-        __builtin_add_overflow(ns, uint64_t(Uint128(n.fraction) * unitNs / n.fractionScale),
-                               &ns) ||
+        __builtin_add_overflow(ns, scaleFraction(n.fraction, unitNs, n.fractionScale).quotient, &ns) ||
         ns > kMax) {
         error = "duration " + quoted(text) + " is too large";
         return std::nullopt;

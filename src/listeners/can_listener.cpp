@@ -493,15 +493,18 @@ std::optional<can_filter> parseFilter(std::string_view text, std::string &why)
         return std::pair{value, s.size()};
     };
     auto id = hex(idText);
-    auto mask = maskText.empty() ? std::nullopt : hex(maskText);
-    if (!id || (!maskText.empty() && !mask)) {
+    // No mask is the whole ID; built from the limit, not from an empty optional, which g++ -Os
+    // takes for a maybe-uninitialized read.
+    const bool masked = !maskText.empty();
+    const auto mask = masked ? hex(maskText) : std::optional{std::pair{uint32_t(0), size_t(0)}};
+    if (!id || !mask) {
         why = fmt::format("filter '{}' is not hex ID/MASK (\"123\", \"100/700\", \"!7DF\", \"18DAF110/1FFFFFFF\")",
                           text);
         return std::nullopt;
     }
     bool extended = id->second == 8 || id->first > CAN_SFF_MASK;
     uint32_t limit = extended ? CAN_EFF_MASK : CAN_SFF_MASK;
-    uint32_t maskValue = mask ? mask->first : limit;
+    uint32_t maskValue = masked ? mask->first : limit;
     if (id->first > limit || maskValue > CAN_EFF_MASK) {
         why = fmt::format("filter '{}' is out of range: ids and masks go up to 1FFFFFFF", text);
         return std::nullopt;

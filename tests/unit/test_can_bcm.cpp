@@ -34,10 +34,11 @@ uint32_t u32(const std::vector<uint8_t> &bytes, size_t offset)
     return value;
 }
 
-int64_t i64(const std::vector<uint8_t> &bytes, size_t offset)
+// bcm_timeval is two longs: 8 bytes each on LP64, 4 on ILP32.
+long timevalField(const std::vector<uint8_t> &bytes, size_t offset)
 {
-    int64_t value;
-    std::memcpy(&value, bytes.data() + offset, 8);
+    long value;
+    std::memcpy(&value, bytes.data() + offset, sizeof(value));
     return value;
 }
 
@@ -46,9 +47,15 @@ std::vector<uint8_t> slice(const std::vector<uint8_t> &bytes, size_t offset, siz
     return {bytes.begin() + long(offset), bytes.begin() + long(offset + n)};
 }
 
-// bcm_msg_head on x86_64 / aarch64: opcode 0, flags 4, count 8, ival1 16, ival2 32, can_id 48,
-// nframes 52, frames from 56.
-constexpr size_t kHead = 56;
+// bcm_msg_head: opcode 0, flags 4, count 8, then on LP64 (x86_64, aarch64) ival1 16, ival2 32,
+// can_id 48, nframes 52, frames from 56; on ILP32 (armhf) ival1 12, ival2 20, can_id 28,
+// nframes 32, frames from 40 (frames are 8-byte aligned).
+struct HeadLayout {
+    size_t ival1Sec, ival1Usec, ival2Sec, ival2Usec, canId, nframes, size;
+};
+constexpr HeadLayout kLayout = sizeof(long) == 8 ? HeadLayout{16, 24, 32, 40, 48, 52, 56}
+                                                 : HeadLayout{12, 16, 20, 24, 28, 32, 40};
+constexpr size_t kHead = kLayout.size;
 
 }  // namespace
 
@@ -178,12 +185,12 @@ TEST(CanBcmMessage, TxSetupWithCountFirstIntervalAndInterval)
     EXPECT_EQ(u32(bytes, 0), 1u);                           // TX_SETUP
     EXPECT_EQ(u32(bytes, 4), 0x0001u | 0x0002u | 0x0008u);  // SETTIMER | STARTTIMER | TX_ANNOUNCE
     EXPECT_EQ(u32(bytes, 8), 5u);                           // count
-    EXPECT_EQ(i64(bytes, 16), 0);                           // ival1: 0 s
-    EXPECT_EQ(i64(bytes, 24), 10000);                       //        10000 us
-    EXPECT_EQ(i64(bytes, 32), 1);                           // ival2: 1 s
-    EXPECT_EQ(i64(bytes, 40), 500000);                      //        500000 us
-    EXPECT_EQ(u32(bytes, 48), 0x98DAF110u);                 // can_id with CAN_EFF_FLAG
-    EXPECT_EQ(u32(bytes, 52), 1u);                          // nframes
+    EXPECT_EQ(timevalField(bytes, kLayout.ival1Sec), 0);  // ival1: 0 s
+    EXPECT_EQ(timevalField(bytes, kLayout.ival1Usec), 10000);  //        10000 us
+    EXPECT_EQ(timevalField(bytes, kLayout.ival2Sec), 1);  // ival2: 1 s
+    EXPECT_EQ(timevalField(bytes, kLayout.ival2Usec), 500000);  //        500000 us
+    EXPECT_EQ(u32(bytes, kLayout.canId), 0x98DAF110u);  // can_id with CAN_EFF_FLAG
+    EXPECT_EQ(u32(bytes, kLayout.nframes), 1u);  // nframes
     EXPECT_EQ(u32(bytes, kHead), 0x98DAF110u);              // can_frame: id, len, pad, res0, res1, data
     EXPECT_EQ(slice(bytes, kHead + 4, 12), (std::vector<uint8_t>{2, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0}));
 }
@@ -200,8 +207,9 @@ TEST(CanBcmMessage, TxSetupFdFrameIsACanfdFrame)
     ASSERT_EQ(bytes.size(), kHead + 72);
     EXPECT_EQ(u32(bytes, 4), 0x0001u | 0x0002u | 0x0008u | 0x0800u);  // ... | CAN_FD_FRAME
     EXPECT_EQ(u32(bytes, 8), 0u);
-    EXPECT_EQ(i64(bytes, 16) + i64(bytes, 24), 0);  // no ival1 without count
-    EXPECT_EQ(i64(bytes, 40), 100000);
+    // No ival1 without count.
+    EXPECT_EQ(timevalField(bytes, kLayout.ival1Sec) + timevalField(bytes, kLayout.ival1Usec), 0);
+    EXPECT_EQ(timevalField(bytes, kLayout.ival2Usec), 100000);
     EXPECT_EQ(slice(bytes, kHead + 4, 4), (std::vector<uint8_t>{12, 0x01 /* CANFD_BRS */, 0, 0}));
     EXPECT_EQ(bytes[kHead + 8 + 11], 11);
 }
@@ -218,12 +226,12 @@ TEST(CanBcmMessage, RxSetupWithMaskThrottleAndTimeout)
     EXPECT_EQ(u32(bytes, 0), 5u);  // RX_SETUP
     // SETTIMER | STARTTIMER | RX_CHECK_DLC | RX_ANNOUNCE_RESUME
     EXPECT_EQ(u32(bytes, 4), 0x0001u | 0x0002u | 0x0040u | 0x0100u);
-    EXPECT_EQ(i64(bytes, 16), 1);  // ival1 = timeout
-    EXPECT_EQ(i64(bytes, 24), 0);
-    EXPECT_EQ(i64(bytes, 32), 0);  // ival2 = throttle
-    EXPECT_EQ(i64(bytes, 40), 50000);
-    EXPECT_EQ(u32(bytes, 48), 0x200u);
-    EXPECT_EQ(u32(bytes, 52), 1u);
+    EXPECT_EQ(timevalField(bytes, kLayout.ival1Sec), 1);  // ival1 = timeout
+    EXPECT_EQ(timevalField(bytes, kLayout.ival1Usec), 0);
+    EXPECT_EQ(timevalField(bytes, kLayout.ival2Sec), 0);  // ival2 = throttle
+    EXPECT_EQ(timevalField(bytes, kLayout.ival2Usec), 50000);
+    EXPECT_EQ(u32(bytes, kLayout.canId), 0x200u);
+    EXPECT_EQ(u32(bytes, kLayout.nframes), 1u);
     EXPECT_EQ(slice(bytes, kHead + 8, 8), (std::vector<uint8_t>{0xff, 0x0f, 0, 0, 0, 0, 0, 0}));
 }
 
@@ -234,7 +242,7 @@ TEST(CanBcmMessage, RxSetupWithoutMaskFiltersOnTheIdOnly)
     std::vector<uint8_t> bytes = bcmRxSetup(job);
     ASSERT_EQ(bytes.size(), kHead);
     EXPECT_EQ(u32(bytes, 4), 0x0020u);  // RX_FILTER_ID, no timer
-    EXPECT_EQ(u32(bytes, 52), 0u);
+    EXPECT_EQ(u32(bytes, kLayout.nframes), 0u);
 }
 
 TEST(CanBcmMessage, TxSendAndParsingTheKernelsReplies)
@@ -247,7 +255,7 @@ TEST(CanBcmMessage, TxSendAndParsingTheKernelsReplies)
     ASSERT_EQ(send.size(), kHead + 16);
     EXPECT_EQ(u32(send, 0), 4u);  // TX_SEND
     EXPECT_EQ(u32(send, 4), 0u);
-    EXPECT_EQ(u32(send, 52), 1u);
+    EXPECT_EQ(u32(send, kLayout.nframes), 1u);
     EXPECT_EQ(send[kHead + 8], 0xAB);
 
     // An RX_CHANGED looks like the TX_SEND above with opcode 12.
@@ -264,7 +272,7 @@ TEST(CanBcmMessage, TxSendAndParsingTheKernelsReplies)
     // RX_TIMEOUT (11) has no frame.
     std::vector<uint8_t> timeout(send.begin(), send.begin() + kHead);
     timeout[0] = 11;
-    timeout[52] = 0;
+    timeout[kLayout.nframes] = 0;
     event = parseBcmMessage(timeout);
     ASSERT_TRUE(event);
     EXPECT_EQ(event->kind, BcmEvent::Kind::Timeout);

@@ -447,6 +447,14 @@ TEST(ParseSize, AcceptsFractionsThatMakeWholeBytesAndSpaces)
     EXPECT_EQ(sizeError("1.5"), "size '1.5' is not a whole number of bytes");
 }
 
+// Nine fraction digits times a unit of 2^40 or 10^12 goes past 64 bits on the way: still exact.
+TEST(ParseSize, NineFractionDigitsOfTheLargestUnitsAreExact)
+{
+    EXPECT_EQ(size("1.000000001TB"), 1'000'000'001'000u);
+    EXPECT_EQ(size("0.998046875TiB"), 1'097'364'144'128u);  // 511/512 of 2^40
+    EXPECT_EQ(sizeError("0.999999999TiB"), "size '0.999999999TiB' is not a whole number of bytes");
+}
+
 TEST(ParseSize, RejectsNegativeEmptyAndGarbage)
 {
     EXPECT_EQ(sizeError("-1"), "size '-1' is negative");
@@ -507,6 +515,7 @@ TEST(ParseDuration, Fractions)
     EXPECT_EQ(duration("0.000000001s"), 1ns);
     EXPECT_EQ(duration("2.5ms"), 2500us);
     EXPECT_EQ(duration("1.9ns"), 1ns);  // below a nanosecond is dropped
+    EXPECT_EQ(duration("0.123456789h"), 444'444'440'400ns);
     EXPECT_EQ(duration("5 s"), 5s);
 }
 

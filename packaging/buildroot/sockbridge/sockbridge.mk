@@ -38,6 +38,15 @@ else
 SOCKBRIDGE_CONF_OPTS += -Dtls=disabled
 endif
 
+# A static-only toolchain builds one self-contained binary; otherwise the libraries may be linked in.
+ifeq ($(BR2_STATIC_LIBS),y)
+SOCKBRIDGE_CONF_OPTS += -Dstatic=full
+else ifeq ($(BR2_PACKAGE_SOCKBRIDGE_STATIC_LIBRARIES),y)
+SOCKBRIDGE_CONF_OPTS += -Dstatic=libraries
+else
+SOCKBRIDGE_CONF_OPTS += -Dstatic=none
+endif
+
 define SOCKBRIDGE_USERS
 	sockbridge -1 sockbridge -1 * /var/lib/sockbridge - - sockbridge socket bridge
 endef
