@@ -107,6 +107,22 @@ void StreamListener::forget(StreamConnection &connection)
     notifyInput();  // a full client may have been what held the queue back
 }
 
+// At the client limit: a client that reset its connection while the daemon was busy elsewhere
+// (its error not yet read) is closed first, so that it does not keep a newcomer out. A client
+// that only ended its sending half (EOF) may still be reading, and stays.
+void StreamListener::closeResetClients()
+{
+    std::vector<std::pair<uint64_t, int>> reset;
+    for (const auto &[id, connection] : connections_) {
+        char byte;
+        if (connection->connected() && ::recv(connection->fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+            errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            reset.emplace_back(id, errno);
+    }
+    for (const auto &[id, error] : reset)
+        if (auto it = connections_.find(id); it != connections_.end()) it->second->close(std::strerror(error));
+}
+
 void StreamListener::acceptClients()
 {
     while (!stopped_) {
@@ -141,6 +157,7 @@ void StreamListener::acceptClients()
             ++counters().refused;
             continue;  // closing the fd is the refusal: the client sees the connection end
         }
+        if (connections_.size() >= ops_.maxClients) closeResetClients();
         if (connections_.size() >= ops_.maxClients) {
             logf(LogLevel::Warning, LogFields{.listener = name(), .peer = peer, .reason = "client limit"},
                  "Listener '{}': refusing client {}: the limit of {} clients is reached", name(),

@@ -70,6 +70,7 @@ private:
     void acceptClients();
     void connectNow();
     void startAnnouncing();
+    void closeResetClients();
     void scheduleReconnect(const std::string &why);
     StreamConnection &adopt(UniqueFd fd, std::string peer, bool connecting, StreamConnection::Handlers handlers);
     StreamConnection::Handlers routedHandlers();

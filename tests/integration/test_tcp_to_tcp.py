@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
 # tcp → tcp with lines framing: every client of the listening out side gets every message.
+import signal
 import socket
 import struct
 import threading
@@ -132,6 +133,37 @@ def test_clients_that_reset_while_lines_flow_do_not_stop_the_others():
         check_equal(reader.count, sent[0], "bytes at the staying client")
         reader.stop()
         flood.close()
+
+
+def test_clients_reset_while_the_daemon_was_stopped_do_not_keep_a_newcomer_out():
+    """Two clients fill max_clients: 2 and reset their connections while the daemon is stopped, and
+    a third connects meanwhile: when the daemon runs again, the third gets in whichever event it
+    handles first, because at the limit the daemon looks for reset clients before refusing."""
+    port_in, port_out = harness.free_tcp_port(), harness.free_tcp_port()
+    cfg = config(port_in, port_out, ", max_clients: 2")
+    with harness.temp_dir() as tmp, Daemon(cfg, tmp) as daemon:
+        for round_ in range(5):
+            leavers = [connect_reader(daemon, port_out) for _ in range(2)]
+            since = daemon.mark()
+            daemon.proc.send_signal(signal.SIGSTOP)
+            try:
+                for leaves in leavers:
+                    leaves.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    leaves.close()
+                third = harness.tcp_connect(port_out)  # completed by the kernel's backlog
+            finally:
+                daemon.proc.send_signal(signal.SIGCONT)
+            local = third.getsockname()[1]
+            m = daemon.wait_for_log(rf"Listener 'out': (client 127\.0\.0\.1:{local} connected|refusing client "
+                                    rf"127\.0\.0\.1:{local}.*)", since=since)
+            check(m.group(1).startswith("client"), f"round {round_}: the newcomer was refused: {m.group(0)}")
+            sender = harness.tcp_connect(port_in)
+            sender.sendall(b"hello\n")
+            check_equal(recv_exactly(third, 6), b"hello\n", "line at the newcomer")
+            sender.close()
+            since = daemon.mark()
+            third.close()
+            daemon.wait_for_log(rf"Listener 'out': 127\.0\.0\.1:{local} closed", since=since)
 
 
 def test_clients_that_disconnect_do_not_count_against_max_clients():
