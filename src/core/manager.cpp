@@ -56,6 +56,7 @@ Manager::Manager(EventLoop &loop) : loop_(loop) {}
 
 Manager::~Manager()
 {
+    if (suppressedReport_) setSuppressionAlarm(nullptr);
     // Routes first: they point into listeners and logs.
     routes_.clear();
 }
@@ -73,6 +74,11 @@ void Manager::setup()
     }));
     ::signal(SIGPIPE, SIG_IGN);
     drainCheck_ = loop_.makeTimer([this] { checkDrained(); });
+    // Rate-limited warnings held back are summed up when their window ends, even if no more come.
+    suppressedReport_ = loop_.makeTimer([this] {
+        if (auto next = reportSuppressed()) suppressedReport_->arm(*next);
+    });
+    setSuppressionAlarm([this](std::chrono::nanoseconds after) { suppressedReport_->arm(after); });
     inherited_ = takeInheritedSockets();
     if (underServiceManager()) {
         // Event-driven, so an idle daemon does not wake up: the status is republished every few
