@@ -278,10 +278,9 @@ def bridge(pace, every_frame):
                     check_equal(sender.stop(), 0, "sender exit code")
                     check_equal(receiver.stop(), 0, "receiver exit code")
                     sender_counters = sender.final_counters()["listeners"]
-                    read_lost = sender_counters["bus"]["lost"]  # dropped by the kernel before we read
+                    read_lost = sender_counters["bus"]["kernel_drops"]  # dropped by the kernel before we read
                     read = sender_counters["bus"]["messages_in"]
-                    # The kernel reports its receive-queue drops (SO_RXQ_OVFL) with the next frame it
-                    # queues, so drops at the very end of the flood may go unreported: at most equal.
+                    # vcan's own backlog may drop frames before any socket sees them: at most equal.
                     check(read + read_lost <= FRAMES, f"{read} read + {read_lost} dropped <= {FRAMES} sent")
                     check_equal(sender_counters["tunnel"]["messages_out"], read,
                                 "every frame the sender read was packed into a datagram")
