@@ -111,6 +111,15 @@ routes:
                             "can.yaml:10:38: rewriting 0x100-0x1FF to 0x780 runs past the last standard id"));
 }
 
+TEST(CanConfig, ReceiveBufferIsASizeFrom4KiBTo1GiB)
+{
+    EXPECT_THAT(errorsOf(R"(listeners:
+  a: {type: can, interface: vcan0, receive_buffer: 1KiB}
+  b: {type: can, interface: vcan1, receive_buffer: 64KiB}
+)"),
+                ElementsAre("can.yaml:2:52: 'receive_buffer' must be between 4KiB and 1GiB"));
+}
+
 TEST(CanConfig, ListenerOnAnyCannotBeARouteTarget)
 {
     EXPECT_THAT(errorsOf(R"(listeners:
