@@ -6,7 +6,6 @@
 #
 #   tests/vm/run-in-vm --rw build -- env SOCKBRIDGED=$PWD/build/src/sockbridged python3 tests/can/run_all.py test_can_kernel_drops.py
 
-import contextlib
 import os
 import signal
 
@@ -17,22 +16,6 @@ from harness import Daemon, check, check_equal
 
 BUS = "sbcandrop0"  # this file's own interface
 FRAMES = 400
-BACKLOG = "/proc/sys/net/core/netdev_max_backlog"
-
-
-@contextlib.contextmanager
-def deep_backlog():
-    """vcan hands each frame to a per-CPU backlog of 1000 that a starved emulated CPU can overflow
-    before any socket sees the frame: raised so that only the daemon's socket drops."""
-    with open(BACKLOG) as f:
-        saved = f.read().strip()
-    with open(BACKLOG, "w") as f:
-        f.write("100000")
-    try:
-        yield
-    finally:
-        with open(BACKLOG, "w") as f:
-            f.write(saved)
 
 
 def frame_data(i):
@@ -43,7 +26,7 @@ def test_a_burst_that_overflows_the_receive_buffer_is_counted_in_kernel_drops():
     canlib.require_can()
     canlib.vcan(BUS)
     try:
-        with deep_backlog(), harness.temp_dir() as tmp:
+        with canlib.deep_backlog(), harness.temp_dir() as tmp:
             log = os.path.join(tmp, "frames.log")
             cfg = f"""\
 listeners:

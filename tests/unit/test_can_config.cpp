@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "config_test_helpers.h"
 #include "config/config.h"
 #include "core/can_id_rules.h"
 
@@ -11,17 +12,7 @@ using ::testing::ElementsAre;
 
 namespace {
 
-std::vector<std::string> errorsOf(const std::string &yaml)
-{
-    try {
-        parseConfig(yaml, "can.yaml");
-    } catch (const ConfigException &e) {
-        std::vector<std::string> lines;
-        for (const auto &error : e.errors()) lines.push_back(error.toString());
-        return lines;
-    }
-    return {};
-}
+std::vector<std::string> errorsOf(const std::string &yaml) { return configErrorsOf(yaml, "can.yaml"); }
 
 MessagePtr frameMessage(uint32_t id, std::vector<uint8_t> data = {1})
 {
