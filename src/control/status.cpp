@@ -24,10 +24,10 @@ nlohmann::json countersJson(const Counters &c)
             {"refused", c.refused}};
 }
 
-nlohmann::json countersJson(const Listener &listener)
+nlohmann::json countersJson(const Endpoint &endpoint)
 {
-    nlohmann::json counters = countersJson(listener.counters());
-    for (const auto &[key, value] : listener.extraCounters()) counters[key] = value;
+    nlohmann::json counters = countersJson(endpoint.counters());
+    for (const auto &[key, value] : endpoint.extraCounters()) counters[key] = value;
     return counters;
 }
 
@@ -165,7 +165,7 @@ nlohmann::json StatusReport::stats() const
     nlohmann::json routes = nlohmann::json::object();
     for (const auto &route : manager_.routes()) routes[route->name()] = countersJson(route->counters());
     nlohmann::json logs = nlohmann::json::object();
-    for (const auto &[path, log] : manager_.logs()) logs[path] = countersJson(log->counters());
+    for (const auto &[path, log] : manager_.logs()) logs[path] = countersJson(*log);
     return {{"listeners", std::move(listeners)}, {"routes", std::move(routes)}, {"logs", std::move(logs)}};
 }
 

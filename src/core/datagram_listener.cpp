@@ -2,8 +2,6 @@
 // DatagramListener: one datagram in is decoded on its own; messages out are sent in batches.
 #include "core/datagram_listener.h"
 
-#include <linux/sock_diag.h>
-
 #include <cerrno>
 #include <cstring>
 
@@ -68,25 +66,7 @@ const SocketAddress *DatagramListener::destination() const
 void DatagramListener::receive()
 {
     receiveBatches();
-    countKernelDrops();
-}
-
-// Datagrams the kernel dropped because the receive buffer was full (SO_MEMINFO), read after each
-// pass: a drop at the end of a burst leaves no sequence gap to show it, and must still count.
-void DatagramListener::countKernelDrops()
-{
-    if (!fd_) return;
-    uint32_t info[SK_MEMINFO_VARS] = {};
-    socklen_t length = sizeof(info);
-    if (::getsockopt(fd_.get(), SOL_SOCKET, SO_MEMINFO, info, &length) < 0 || length <= SK_MEMINFO_DROPS * 4) return;
-    const uint32_t drops = info[SK_MEMINFO_DROPS];
-    if (drops == socketDrops_) return;
-    logf(warnedDrops_ ? LogLevel::Debug : LogLevel::Warning,
-         "Listener '{}': the kernel dropped {} datagrams (receive buffer full; see receive_buffer)", name(),
-         drops - socketDrops_);
-    warnedDrops_ = true;
-    counters().kernelDrops += drops - socketDrops_;
-    socketDrops_ = drops;
+    if (fd_) kernelDrops_.count(fd_.get(), name(), counters());
 }
 
 void DatagramListener::receiveBatches()

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/allow_list.h"
+#include "core/kernel_drops.h"
 #include "core/listener.h"
 #include "core/net_address.h"
 #include "core/unique_fd.h"
@@ -51,7 +52,6 @@ protected:
 private:
     void receive();
     void receiveBatches();
-    void countKernelDrops();
     void addToBatch(BatchEncoder &batch, const Message &message, const SocketAddress &to);
     void closeBatch();
     void countUnencodable(const Message &message);
@@ -66,8 +66,7 @@ private:
     DatagramSocketOps ops_;
     UniqueFd fd_;
     std::unique_ptr<IoWatch> watch_;
-    uint32_t socketDrops_ = 0;  // SO_MEMINFO's drop count of the socket, as last read
-    bool warnedDrops_ = false;
+    KernelDropCounter kernelDrops_{"datagrams"};
     static constexpr size_t kBatch = 32;  // datagrams a recvmmsg/sendmmsg call
     struct ReceiveSlots {
         std::vector<uint8_t> buffers;

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
-// kernelTimestampNs: the SO_TIMESTAMPNS time the kernel put on a received datagram.
+// kernelTimestampNs: the SO_TIMESTAMPNS time the kernel put on a received datagram;
+// receiveWithControl: one datagram read with room for that time.
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <cstdint>
 #include <cstring>
+#include <span>
 
 namespace sockbridge {
 
@@ -21,5 +24,20 @@ inline int64_t kernelTimestampNs(msghdr &header)
         }
     return 0;
 }
+
+// Room for SO_TIMESTAMPNS and what else a socket adds to a message, aligned for cmsghdr.
+struct alignas(cmsghdr) ControlSpace {
+    char bytes[CMSG_SPACE(sizeof(timespec)) + 64];
+};
+
+// What one read took: its length, or -1 with errno set; and its kernel time, or the time of
+// reading when the socket gives none.
+struct ReceivedDatagram {
+    ssize_t length = -1;
+    int64_t timestampNs = 0;
+};
+
+// One recvmsg(MSG_DONTWAIT) of a datagram into `buffer`, its ancillary data into `control`.
+ReceivedDatagram receiveWithControl(int fd, std::span<uint8_t> buffer, ControlSpace &control);
 
 }  // namespace sockbridge

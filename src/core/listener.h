@@ -57,6 +57,8 @@ public:
     void drainNow() { drain(); }
     // True when nothing is queued for this endpoint and nothing is buffered inside it.
     bool idle() const { return !hasInput() && flushed(); }
+    // Counters only this kind keeps (an mqtt spool's, a log's), shown beside the common ones in stats.
+    virtual std::vector<std::pair<std::string, uint64_t>> extraCounters() const { return {}; }
 
 protected:
     virtual void drain() = 0;
@@ -93,8 +95,6 @@ public:
     virtual void refreshCounters() {}
     // Who it talks to now (clients, the connected or last peer), for status; may be empty.
     virtual std::vector<std::string> peers() const { return {}; }
-    // Counters only this kind keeps (an mqtt spool's), shown beside the common ones in stats.
-    virtual std::vector<std::pair<std::string, uint64_t>> extraCounters() const { return {}; }
 
     void setRouter(Router *router) { router_ = router; }
 

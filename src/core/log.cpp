@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -22,6 +23,7 @@ bool gJournal = false;
 // 10 records per 5 s for each listener+route+reason, then one "N messages suppressed" line.
 LogRateLimiter gLimiter(10, std::chrono::seconds(5));
 constexpr size_t kMaxLimiterKeys = 4096;  // a bound on memory, whatever the peers do
+std::function<void(std::chrono::nanoseconds)> gSuppressionAlarm;
 
 // $JOURNAL_STREAM is "DEVICE:INODE" of the stream systemd connected; it is inherited by children
 // whose stderr may be something else, so it counts only when stderr is that very stream.
@@ -84,24 +86,51 @@ bool loggingToJournal() { return gJournal; }
 
 void logText(LogLevel level, std::string_view text) { writeRecord(level, LogFields{}, text); }
 
+namespace {
+void writeSuppressed(const LogFields &fields, uint64_t count)
+{
+    LogFields plain = fields;
+    plain.peer = {};
+    std::string_view who = fields.listener.empty() ? fields.route : fields.listener;
+    writeRecord(LogLevel::Warning, plain,
+                fmt::format("'{}': {} messages suppressed ({}): more than 10 in 5s", who, count, fields.reason));
+}
+
+constexpr char kKeySeparator = '\x1f';
+}  // namespace
+
 void logText(LogLevel level, const LogFields &fields, std::string_view text)
 {
     if (!fields.reason.empty()) {
-        std::string key = fmt::format("{}\x1f{}\x1f{}", fields.listener, fields.route, fields.reason);
+        std::string key = fmt::format("{}{}{}{}{}", fields.listener, kKeySeparator, fields.route, kKeySeparator,
+                                      fields.reason);
         if (gLimiter.keys() >= kMaxLimiterKeys) gLimiter = LogRateLimiter(10, std::chrono::seconds(5));
-        LogRateLimiter::Verdict verdict = gLimiter.check(key, LogRateLimiter::Clock::now());
-        if (verdict.suppressedBefore > 0) {
-            LogFields plain = fields;
-            plain.peer = {};
-            std::string_view who = fields.listener.empty() ? fields.route : fields.listener;
-            writeRecord(LogLevel::Warning, plain,
-                        fmt::format("'{}': {} messages suppressed ({}): more than 10 in 5s", who,
-                                    verdict.suppressedBefore, fields.reason));
-        }
+        const auto now = LogRateLimiter::Clock::now();
+        LogRateLimiter::Verdict verdict = gLimiter.check(key, now);
+        if (verdict.suppressedBefore > 0) writeSuppressed(fields, verdict.suppressedBefore);
+        if (verdict.firstHeldBack && gSuppressionAlarm)
+            if (auto after = gLimiter.nextEnd(now)) gSuppressionAlarm(*after);
         if (!verdict.allow) return;
     }
     writeRecord(level, fields, text);
 }
+
+std::optional<std::chrono::nanoseconds> reportSuppressed()
+{
+    const auto now = LogRateLimiter::Clock::now();
+    for (const auto &ended : gLimiter.takeEnded(now)) {
+        // The key is listener, route and reason joined by the separator.
+        const size_t first = ended.key.find(kKeySeparator), second = ended.key.find(kKeySeparator, first + 1);
+        const std::string_view key = ended.key;
+        writeSuppressed(LogFields{.listener = key.substr(0, first),
+                                  .route = key.substr(first + 1, second - first - 1),
+                                  .reason = key.substr(second + 1)},
+                        ended.suppressed);
+    }
+    return gLimiter.nextEnd(now);
+}
+
+void setSuppressionAlarm(std::function<void(std::chrono::nanoseconds)> alarm) { gSuppressionAlarm = std::move(alarm); }
 
 LogRateLimiter::Verdict LogRateLimiter::check(const std::string &key, Clock::time_point now)
 {
@@ -116,9 +145,32 @@ LogRateLimiter::Verdict LogRateLimiter::check(const std::string &key, Clock::tim
         ++window.passed;
         verdict.allow = true;
     } else {
+        verdict.firstHeldBack = window.suppressed == 0;
         ++window.suppressed;
     }
     return verdict;
+}
+
+std::vector<LogRateLimiter::Ended> LogRateLimiter::takeEnded(Clock::time_point now)
+{
+    std::vector<Ended> ended;
+    for (auto &[key, window] : windows_) {
+        if (window.suppressed == 0 || now - window.start < interval_) continue;
+        ended.push_back({key, window.suppressed});
+        window.suppressed = 0;  // reported; the window stays full until the key's next record opens a new one
+    }
+    return ended;
+}
+
+std::optional<LogRateLimiter::Clock::duration> LogRateLimiter::nextEnd(Clock::time_point now) const
+{
+    std::optional<Clock::duration> next;
+    for (const auto &[key, window] : windows_) {
+        if (window.suppressed == 0) continue;
+        const Clock::duration left = std::max(Clock::duration::zero(), window.start + interval_ - now);
+        if (!next || left < *next) next = left;
+    }
+    return next;
 }
 
 }  // namespace sockbridge

@@ -6,9 +6,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace sockbridge {
 
@@ -46,8 +49,18 @@ void logf(LogLevel level, const LogFields &fields, fmt::format_string<Args...> f
     if (logEnabled(level)) logText(level, fields, fmt::format(format, std::forward<Args>(args)...));
 }
 
+// Rate-limited records held back in windows that have ended are reported now, one "N messages
+// suppressed" line per listener+route+reason, instead of with that key's next record (which may
+// never come). Returns how long until the next window holding records back ends, or nullopt.
+std::optional<std::chrono::nanoseconds> reportSuppressed();
+// Called when a window first holds a record back, with the time until that window ends: the daemon
+// arms a timer that calls reportSuppressed() then. Unset (nullptr), the report waits for the key's
+// next record.
+void setSuppressionAlarm(std::function<void(std::chrono::nanoseconds)> alarm);
+
 // At most `burst` records per key in each `interval`; what is held back is counted and reported
-// once, when the key's next window lets a record through. A pure clock-driven object: testable.
+// once: when the key's next window lets a record through, or by takeEnded() after the window ends.
+// A pure clock-driven object: testable.
 class LogRateLimiter {
 public:
     using Clock = std::chrono::steady_clock;
@@ -56,9 +69,19 @@ public:
     struct Verdict {
         bool allow = false;
         uint64_t suppressedBefore = 0;  // records held back in the key's previous window(s)
+        bool firstHeldBack = false;     // this record is the first its window holds back
     };
     Verdict check(const std::string &key, Clock::time_point now);
     size_t keys() const { return windows_.size(); }
+
+    struct Ended {
+        std::string key;
+        uint64_t suppressed = 0;
+    };
+    // The windows ended by `now` that held records back, each once: their counts are taken.
+    std::vector<Ended> takeEnded(Clock::time_point now);
+    // How long from `now` until the first window holding records back ends; nullopt when none does.
+    std::optional<Clock::duration> nextEnd(Clock::time_point now) const;
 
 private:
     struct Window {

@@ -41,12 +41,22 @@ const char *socketTypeName(int type)
 {
     return type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "datagram" : type == SOCK_SEQPACKET ? "seqpacket" : "other";
 }
+
+// The common counters, then the endpoint kind's own.
+std::string countersJson(const Endpoint &endpoint)
+{
+    std::string counters = endpoint.counters().toJson();
+    counters.pop_back();  // the closing brace: a kind's own counters follow
+    for (const auto &[key, value] : endpoint.extraCounters()) counters += fmt::format(R"(,"{}":{})", key, value);
+    return counters + "}";
+}
 }  // namespace
 
 Manager::Manager(EventLoop &loop) : loop_(loop) {}
 
 Manager::~Manager()
 {
+    if (suppressedReport_) setSuppressionAlarm(nullptr);
     // Routes first: they point into listeners and logs.
     routes_.clear();
 }
@@ -64,6 +74,11 @@ void Manager::setup()
     }));
     ::signal(SIGPIPE, SIG_IGN);
     drainCheck_ = loop_.makeTimer([this] { checkDrained(); });
+    // Rate-limited warnings held back are summed up when their window ends, even if no more come.
+    suppressedReport_ = loop_.makeTimer([this] {
+        if (auto next = reportSuppressed()) suppressedReport_->arm(*next);
+    });
+    setSuppressionAlarm([this](std::chrono::nanoseconds after) { suppressedReport_->arm(after); });
     inherited_ = takeInheritedSockets();
     if (underServiceManager()) {
         // Event-driven, so an idle daemon does not wake up: the status is republished every few
@@ -463,19 +478,15 @@ std::string Manager::statsJson() const
 {
     std::string out = R"({"listeners":{)";
     for (const auto &listener : listeners_) listener->refreshCounters();
-    for (size_t i = 0; i < listeners_.size(); ++i) {
-        std::string counters = listeners_[i]->counters().toJson();
-        counters.pop_back();  // the closing brace: a kind's own counters follow
-        for (const auto &[key, value] : listeners_[i]->extraCounters()) counters += fmt::format(R"(,"{}":{})", key, value);
-        out += fmt::format(R"({}"{}":{}}})", i ? "," : "", listeners_[i]->name(), counters);
-    }
+    for (size_t i = 0; i < listeners_.size(); ++i)
+        out += fmt::format(R"({}"{}":{})", i ? "," : "", listeners_[i]->name(), countersJson(*listeners_[i]));
     out += R"(},"routes":{)";
     for (size_t i = 0; i < routes_.size(); ++i)
         out += fmt::format(R"({}"{}":{})", i ? "," : "", routes_[i]->name(), routes_[i]->counters().toJson());
     out += R"(},"logs":{)";
     for (auto it = logs_.begin(); it != logs_.end(); ++it)
         out += fmt::format(R"({}{}:{})", it == logs_.begin() ? "" : ",", nlohmann::json(it->first).dump(),
-                           it->second->counters().toJson());
+                           countersJson(*it->second));
     out += "}}";
     return out;
 }

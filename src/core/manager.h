@@ -103,6 +103,7 @@ private:
     std::chrono::nanoseconds shutdownTimeout_ = std::chrono::seconds(5);
     std::chrono::steady_clock::time_point shutdownDeadline_;
     std::unique_ptr<Timer> drainCheck_;
+    std::unique_ptr<Timer> suppressedReport_;  // reportSuppressed() when a rate-limit window ends
     bool shuttingDown_ = false;
     TapObserver *tap_ = nullptr;
 

@@ -139,7 +139,7 @@ int StreamConnection::sendSide(std::span<const uint8_t> datagram)
 void StreamConnection::readSide()
 {
     alignas(8) uint8_t data[4096];
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    ControlSpace control;
     for (int i = 0; i < kReadsPerWakeup && sideFd_ && !closed_; ++i) {
         if (full()) {
             // The peer reads slower than the side socket delivers: leave the rest in the kernel
@@ -147,22 +147,15 @@ void StreamConnection::readSide()
             sideWatch_->setEvents(0);
             break;
         }
-        iovec iov{data, sizeof(data)};
-        msghdr header{};
-        header.msg_iov = &iov;
-        header.msg_iovlen = 1;
-        header.msg_control = control;
-        header.msg_controllen = sizeof(control);
-        ssize_t n = ::recvmsg(sideFd_.get(), &header, MSG_DONTWAIT);
-        if (n < 0) {
+        const ReceivedDatagram datagram = receiveWithControl(sideFd_.get(), data, control);
+        if (datagram.length < 0) {
             if (errno != EAGAIN && errno != EINTR) {
                 logf(LogLevel::Warning, "Session of {}: side socket failed: {}; closing it", peer_, std::strerror(errno));
                 closeSideSocket();
             }
             break;
         }
-        const int64_t stamp = kernelTimestampNs(header);
-        decoder_->sideReceived({data, size_t(n)}, stamp > 0 ? stamp : realtimeNowNs());
+        decoder_->sideReceived({data, size_t(datagram.length)}, datagram.timestampNs);
     }
     sendReplies();
 }

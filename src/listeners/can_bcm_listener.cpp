@@ -238,7 +238,7 @@ private:
     {
         constexpr size_t kBufferSize = sizeof(bcm_msg_head) + 4 * CANFD_MTU;
         alignas(bcm_msg_head) uint8_t buffer[kBufferSize];
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec)) + 64];
+        ControlSpace control;
         const int limit = finalRead_ ? 4096 : 256;
         for (int i = 0; i < limit && fd_ && (finalRead_ || (reading_ && !stopped_)); ++i) {
             if (!finalRead_ && !mayRead()) {
@@ -246,13 +246,8 @@ private:
                 updateEvents();
                 return;
             }
-            iovec iov{buffer, sizeof(buffer)};
-            msghdr header{};
-            header.msg_iov = &iov;
-            header.msg_iovlen = 1;
-            header.msg_control = control;
-            header.msg_controllen = sizeof(control);
-            ssize_t n = ::recvmsg(fd_.get(), &header, MSG_DONTWAIT);
+            const ReceivedDatagram received = receiveWithControl(fd_.get(), buffer, control);
+            const ssize_t n = received.length;
             if (n < 0) {
                 if (errno == EAGAIN || errno == EINTR) return;
                 // ENETDOWN: the interface went down; the link monitor says so too.
@@ -269,8 +264,7 @@ private:
             }
             Message message;
             message.linkType = kLinkTypeCanSocketCan;
-            message.timestampNs = kernelTimestampNs(header);
-            if (message.timestampNs <= 0) message.timestampNs = realtimeNowNs();
+            message.timestampNs = received.timestampNs;
             message.ifindex = ifindex_;
             message.peer = options_.interface;
             if (event->kind == BcmEvent::Kind::Changed) {

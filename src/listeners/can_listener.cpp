@@ -18,6 +18,8 @@
 #include <map>
 
 #include "core/can_frame.h"
+#include "core/kernel_drops.h"
+#include "core/kernel_timestamp.h"
 #include "core/link_monitor.h"
 #include "core/listener.h"
 #include "core/log.h"
@@ -39,6 +41,8 @@ const KeySpec kKeys[] = {
     {"wait", "bool", "false", "a missing interface is waited for at startup instead of being an error"},
     {"coalesce", "duration", "0", "after a read that emptied the socket, wait this long before the next, so that "
                                   "one wakeup reads many frames (at most 100ms; adds up to that much latency)"},
+    {"receive_buffer", "size", "4MiB", "SO_RCVBUF (SO_RCVBUFFORCE when root): room for bursts while the daemon is "
+                                       "not scheduled; frames that do not fit are dropped and counted in 'kernel_drops'"},
 };
 
 constexpr size_t kBatch = 64;
@@ -55,6 +59,7 @@ struct CanOptions {
     bool receiveOwn = false;
     bool wait = false;
     std::chrono::nanoseconds coalesce{0};
+    int receiveBuffer = 4 << 20;
 };
 
 // Why a socket could not be opened on an existing interface; empty when it was.
@@ -103,11 +108,11 @@ OpenResult openSocket(const CanOptions &options, int ifindex, const std::string 
             return failed("set CAN_RAW_FD_FRAMES");
     }
     if (setsockopt(fd.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0) return failed("set SO_TIMESTAMPNS");
-    // Frames the kernel dropped because the receive buffer was full: counted in 'lost'.
-    setsockopt(fd.get(), SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on));
-    int size = 4 << 20;
-    if (setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-        setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    // Frames dropped with the receive buffer full are counted after each pass (KernelDropCounter).
+    const int size = options.receiveBuffer;
+    if (setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0 &&
+        setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)
+        return failed("set the receive buffer");
     sockaddr_can address{};
     address.can_family = AF_CAN;
     address.can_ifindex = ifindex;
@@ -236,7 +241,7 @@ private:
         watch_.reset();
         fd_ = std::move(fd);
         ifindex_ = ifindex;
-        kernelDrops_ = 0;
+        kernelDrops_.reset();
         watch_ = loop().watchIo(fd_.get(), 0, [this](uint32_t events) {
             if (events & (kReadable | kError)) receive();
             if (fd_ && (events & kWritable)) sendPending();
@@ -299,11 +304,17 @@ private:
 
     void receive()
     {
+        receiveBatches();
+        if (fd_) kernelDrops_.count(fd_.get(), name(), counters());
+    }
+
+    void receiveBatches()
+    {
         mmsghdr headers[kBatch];
         iovec iovs[kBatch];
         canfd_frame frames[kBatch];
         sockaddr_can addresses[kBatch];
-        alignas(cmsghdr) char control[kBatch][CMSG_SPACE(sizeof(timespec)) + CMSG_SPACE(sizeof(uint32_t)) + 64];
+        alignas(cmsghdr) char control[kBatch][CMSG_SPACE(sizeof(timespec)) + 64];
         const int rounds = finalRead_ ? 1024 : 8;
         for (int round = 0; round < rounds && fd_ && (finalRead_ || (reading_ && !stopped_)); ++round) {
             if (!finalRead_ && !mayRead()) {
@@ -360,23 +371,7 @@ private:
         Message message;
         message.kind = MessageKind::CanFrame;
         message.linkType = kLinkTypeCanSocketCan;
-        message.timestampNs = 0;
-        for (cmsghdr *c = CMSG_FIRSTHDR(&header.msg_hdr); c; c = CMSG_NXTHDR(const_cast<msghdr *>(&header.msg_hdr), c)) {
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-                timespec ts;
-                std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-                message.timestampNs = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-            } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-                uint32_t drops;
-                std::memcpy(&drops, CMSG_DATA(c), sizeof(drops));
-                if (drops > kernelDrops_) {
-                    logf(LogLevel::Warning, "Listener '{}': the kernel dropped {} frames (receive buffer full)",
-                         name(), drops - kernelDrops_);
-                    counters().lost += drops - kernelDrops_;
-                    kernelDrops_ = drops;
-                }
-            }
-        }
+        message.timestampNs = kernelTimestampNs(const_cast<msghdr &>(header.msg_hdr));
         if (!message.timestampNs) message.timestampNs = realtimeNowNs();
         message.ifindex = from.can_ifindex ? from.can_ifindex : ifindex_;
         message.peer = interfaceName(message.ifindex);
@@ -443,7 +438,7 @@ private:
     std::unique_ptr<Timer> coalesceTimer_;
     bool coalescing_ = false;  // reads wait for coalesceTimer_
     int ifindex_ = 0;
-    uint32_t kernelDrops_ = 0;  // SO_RXQ_OVFL: the socket's drop count so far
+    KernelDropCounter kernelDrops_{"frames"};
     std::deque<Outgoing> pending_;
     std::map<int, std::string> names_;
     bool reading_ = true;
@@ -570,6 +565,12 @@ std::unique_ptr<ListenerSpec> parseCanListener(OptionReader &reader)
         if (*coalesce > std::chrono::milliseconds(100))
             reader.error("coalesce", "'coalesce' must be at most 100ms");
         options.coalesce = *coalesce;
+    }
+    if (auto bytes = reader.size("receive_buffer")) {
+        if (*bytes < 4096 || *bytes > (1u << 30))
+            reader.error("receive_buffer", "'receive_buffer' must be between 4KiB and 1GiB");
+        else
+            options.receiveBuffer = int(*bytes);
     }
     options.wait = reader.boolean("wait").value_or(false);
     if (options.wait && options.interface.empty())

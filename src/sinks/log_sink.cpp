@@ -11,8 +11,13 @@
 namespace sockbridge {
 
 LogSink::LogSink(EventLoop &loop, const LogSpec &spec)
-    : Endpoint("log:" + spec.path, loop), spec_(spec), file_(spec.path, spec.rotateSize, spec.keep)
+    : Endpoint("log:" + spec.path, loop), spec_(spec), file_(spec.path, spec.rotateSize, spec.keep, framingOf(spec.format))
 {
+}
+
+std::vector<std::pair<std::string, uint64_t>> LogSink::extraCounters() const
+{
+    return {{"torn_tails", file_.tornTails()}, {"truncated_bytes", file_.truncatedBytes()}};
 }
 
 bool LogSink::formatRecord(LogFormat format, const Message &message, std::vector<uint8_t> &out)

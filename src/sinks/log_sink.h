@@ -25,6 +25,9 @@ public:
     // the log format cannot carry the message (candump: not a CAN frame).
     static bool formatRecord(LogFormat format, const Message &message, std::vector<uint8_t> &out);
 
+    // torn_tails and truncated_bytes: torn last records cut when the file was opened.
+    std::vector<std::pair<std::string, uint64_t>> extraCounters() const override;
+
 protected:
     void drain() override;
 

@@ -14,11 +14,12 @@
 #include <filesystem>
 
 #include "core/listener.h"
+#include "core/log.h"
 
 namespace sockbridge {
 
-RotatingFile::RotatingFile(std::string path, uint64_t rotateSize, unsigned keep)
-    : path_(std::move(path)), rotateSize_(rotateSize), keep_(keep)
+RotatingFile::RotatingFile(std::string path, uint64_t rotateSize, unsigned keep, RecordFraming framing)
+    : path_(std::move(path)), rotateSize_(rotateSize), keep_(keep), framing_(framing)
 {
 }
 
@@ -41,6 +42,27 @@ int RotatingFile::reopen()
     device_ = st.st_dev;
     inode_ = st.st_ino;
     headerChecked_ = false;
+    return cutTornTail();
+}
+
+/*
+ * A daemon killed in the middle of a write (SIGKILL, a crash, power loss) leaves half a record at
+ * the end of the file. Appending after it would merge two lines or, in a pcap, make every later
+ * record unreadable; so the half record goes before anything is appended.
+ */
+int RotatingFile::cutTornTail()
+{
+    if (size_ == 0 || framing_ == RecordFraming::None) return 0;
+    const int64_t end = wholeRecordsEnd(fd_.get(), size_, framing_);
+    if (end < 0) return int(end);
+    if (uint64_t(end) == size_) return 0;
+    if (::ftruncate(fd_.get(), off_t(end)) < 0) return -errno;
+    const uint64_t cut = size_ - uint64_t(end);
+    logf(LogLevel::Warning, "Log '{}': cut {} bytes of a torn last record (the writer was stopped in the middle of "
+         "it); appending after the last whole record at offset {}", path_, cut, end);
+    ++tornTails_;
+    truncatedBytes_ += cut;
+    size_ = uint64_t(end);
     return 0;
 }
 

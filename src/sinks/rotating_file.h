@@ -10,15 +10,19 @@
 #include <vector>
 
 #include "core/unique_fd.h"
+#include "sinks/log_tail.h"
 
 namespace sockbridge {
 
 class RotatingFile {
 public:
     // rotateSize 0: never rotate. keep: how many rotated files are kept besides the live one.
-    RotatingFile(std::string path, uint64_t rotateSize, unsigned keep);
+    // framing: how records end, so that a torn last record can be cut when a file is opened.
+    RotatingFile(std::string path, uint64_t rotateSize, unsigned keep, RecordFraming framing = RecordFraming::None);
 
     // Opens (creating the file, and its directory if missing) for appending; throws StartupError.
+    // An existing file whose last record was torn (a kill in the middle of a write) is cut back
+    // to its last whole record first, logged and counted, so new records never follow half a one.
     void open();
     // Rotates first when `bytes` would take the file past the size limit, so one write (one
     // record or one batch of records) is never split across two files. Returns 0 or -errno.
@@ -37,6 +41,9 @@ public:
     [[nodiscard]] int sync();
     void close() { fd_.reset(); }
     uint64_t size() const { return size_; }
+    // Torn last records cut at open, and the bytes they had.
+    uint64_t tornTails() const { return tornTails_; }
+    uint64_t truncatedBytes() const { return truncatedBytes_; }
     const std::string &path() const { return path_; }
 
 private:
@@ -44,16 +51,20 @@ private:
     [[nodiscard]] int reopen();
     [[nodiscard]] int writeAll(std::span<const uint8_t> bytes);
     [[nodiscard]] int prepareHeader();
+    [[nodiscard]] int cutTornTail();
 
     std::string path_;
     uint64_t rotateSize_;
     unsigned keep_;
+    RecordFraming framing_;
     UniqueFd fd_;
     uint64_t size_ = 0;
     std::vector<uint8_t> header_;
     bool headerChecked_ = false;  // the open file starts with header_
     dev_t device_ = 0;  // of the open file, to notice it was replaced
     ino_t inode_ = 0;
+    uint64_t tornTails_ = 0;
+    uint64_t truncatedBytes_ = 0;
 };
 
 }  // namespace sockbridge

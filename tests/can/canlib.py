@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Helpers for the CAN tests (inside the test VM): vcan interfaces, raw CAN sockets, candump.
+import contextlib
 import os
 import shutil
 import socket
@@ -45,6 +46,25 @@ def vcan(name, fd=False, up=True):
     ip("link", "set", name, "txqueuelen", "10000")
     if up:
         ip("link", "set", "up", name)
+
+
+BACKLOG = "/proc/sys/net/core/netdev_max_backlog"
+
+
+@contextlib.contextmanager
+def deep_backlog(depth=100000):
+    """vcan and loopback hand every frame and datagram to a per-CPU backlog of at most 1000: on a
+    starved emulated CPU it overflows and the kernel drops frames before any socket sees them,
+    while the writer's write() succeeded. Raised for the block, so that only sockets drop."""
+    with open(BACKLOG) as f:
+        saved = f.read().strip()
+    with open(BACKLOG, "w") as f:
+        f.write(str(depth))
+    try:
+        yield
+    finally:
+        with open(BACKLOG, "w") as f:
+            f.write(saved)
 
 
 def delete(*names):

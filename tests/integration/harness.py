@@ -426,6 +426,26 @@ def wait_until(predicate, timeout=IO_TIMEOUT, what="a condition"):
         delay = min(delay * 2, 0.1)
 
 
+def forward_config(port_in, to, in_format=None, out_format=None, route="", extra_routes=(), tail=""):
+    """The config most tests start from: a tcp listener 'in' on 127.0.0.1:`port_in` routed to
+    'out', a udp listener sending to the socket `to`, or a tcp listener on port `to` (an int).
+    `route`: more keys of that route ("queue: {...}"); `extra_routes`: more route lines (a log);
+    `tail`: more top-level sections (daemon:)."""
+    def with_format(fmt):
+        return f", format: {fmt}" if fmt else ""
+    if isinstance(to, int):
+        out = f"type: tcp, listen: 127.0.0.1:{to}"
+    else:
+        out = f"type: udp, peer: 127.0.0.1:{to.getsockname()[1]}"
+    lines = ["listeners:",
+             f"  in: {{type: tcp, listen: 127.0.0.1:{port_in}{with_format(in_format)}}}",
+             f"  out: {{{out}{with_format(out_format)}}}",
+             "routes:",
+             f"  - {{from: in, to: out{', ' + route if route else ''}}}"]
+    lines += [f"  - {r}" for r in extra_routes]
+    return "\n".join(lines) + "\n" + tail
+
+
 @contextlib.contextmanager
 def temp_dir(prefix="sockbridge-it-"):
     path = tempfile.mkdtemp(prefix=prefix)

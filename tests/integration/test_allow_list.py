@@ -83,6 +83,54 @@ def daemon_out_port(daemon):
     return int(daemon.wait_for_log(r"Listener 'out': bound to 127\.0\.0\.1:(\d+)").group(1))
 
 
+REFUSED = 60     # refusals per listener, well past the burst a window lets through
+LOG_BURST = 10   # warnings per listener and reason in each 5 s window (README, Journal)
+
+
+def refusal_warnings(daemon, listener):
+    """(warnings logged one by one, the counts of the "N messages suppressed" lines) so far."""
+    single = daemon.log_matches(rf"^Listener '{listener}': (refusing client|dropping a datagram from) "
+                                r"127\.0\.0\.1:\d+: not in the allow list$")
+    summed = daemon.log_matches(rf"^'{listener}': (\d+) messages suppressed \(not allowed\): more than 10 in 5s$")
+    return len(single), [int(m.group(1)) for m in summed]
+
+
+def test_refusals_are_all_counted_and_their_warnings_rate_limited_with_a_summary():
+    tcp_port, udp_port = harness.free_tcp_port(), harness.free_udp_port()
+    with harness.temp_dir() as tmp, harness.udp_socket("127.0.0.1") as outsider:
+        cfg = f"""\
+listeners:
+  tin: {{type: tcp, listen: 127.0.0.1:{tcp_port}, allow: [127.0.0.2/32]}}
+  uin: {{type: udp, bind: 127.0.0.1:{udp_port}, allow: [127.0.0.2/32]}}
+"""
+        with Daemon(cfg, tmp) as daemon:
+            for _ in range(REFUSED):
+                client = tcp_from("127.0.0.1", tcp_port)
+                data, _ = harness.recv_until_eof(client)  # closed at accept
+                check_equal(data, b"", "bytes a refused client got")
+                client.close()
+                outsider.sendto(b"refused", ("127.0.0.1", udp_port))
+            counters = daemon.wait_counter(lambda c: (c["listeners"]["tin"]["refused"], c["listeners"]["uin"]["refused"])
+                                           == (REFUSED, REFUSED), what=f"{REFUSED} refused on each listener")
+            check_equal((counters["listeners"]["uin"]["messages_in"], counters["listeners"]["tin"]["connects"]), (0, 0),
+                        "nothing from the refused peers got in")
+            for listener in ("tin", "uin"):
+                # What a window held back is summed up when the window ends, with no further refusal
+                # to carry it: wait for summaries until every refusal is accounted for.
+                while True:
+                    mark = daemon.mark()
+                    single, summed = refusal_warnings(daemon, listener)
+                    if single + sum(summed) >= REFUSED:
+                        break
+                    daemon.wait_for_log(rf"^'{listener}': \d+ messages suppressed \(not allowed\)", since=mark,
+                                        what=f"the suppressed-lines summary of '{listener}' "
+                                             f"({single} logged + {sum(summed)} summed of {REFUSED})")
+                check_equal(single + sum(summed), REFUSED, f"'{listener}': warnings logged + summed up")
+                check(summed, f"'{listener}': a summary line")
+                check(single <= LOG_BURST * (len(summed) + 1),
+                      f"'{listener}': {single} warnings for {len(summed)} summaries: more than {LOG_BURST} a window")
+
+
 def test_bare_port_listens_on_loopback_only():
     port = harness.free_tcp_port()
     with harness.temp_dir() as tmp:

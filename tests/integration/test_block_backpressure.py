@@ -20,15 +20,7 @@ STALL = 3.0  # seconds without the socket taking a byte: the sender is blocked
 def test_sender_blocks_while_target_does_not_read_and_memory_stays_bounded():
     port_in, port_out = harness.free_tcp_port(), harness.free_tcp_port()
     data = random.Random(64).randbytes(TOTAL)
-    cfg = f"""\
-listeners:
-  in: {{type: tcp, listen: 127.0.0.1:{port_in}}}
-  out: {{type: tcp, listen: 127.0.0.1:{port_out}}}
-routes:
-  - from: in
-    to: out
-    queue: {{max_messages: 64, max_bytes: 1MiB, overflow: block}}
-"""
+    cfg = harness.forward_config(port_in, port_out, route="queue: {max_messages: 64, max_bytes: 1MiB, overflow: block}")
     with harness.temp_dir() as tmp, Daemon(cfg, tmp) as daemon:
         since = daemon.mark()
         target = harness.tcp_connect(port_out)

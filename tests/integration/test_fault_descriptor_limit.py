@@ -22,15 +22,8 @@ def cpu_seconds(pid):
 def test_accepting_pauses_without_spinning_at_the_descriptor_limit_and_resumes():
     port_in = harness.free_tcp_port()
     receiver = harness.udp_socket()
-    cfg = f"""\
-listeners:
-  in: {{type: tcp, listen: 127.0.0.1:{port_in}, format: lines}}
-  out: {{type: udp, peer: 127.0.0.1:{receiver.getsockname()[1]}}}
-routes:
-  - {{from: in, to: out}}
-daemon:
-  control: none  # nobody else's client takes a descriptor or a log line
-"""
+    # No control socket: nobody else's client takes a descriptor or a log line.
+    cfg = harness.forward_config(port_in, receiver, in_format="lines", tail="daemon:\n  control: none\n")
     with harness.temp_dir() as tmp, Daemon(cfg, tmp) as daemon:
         in_use = len(os.listdir(f"/proc/{daemon.pid}/fd"))
         limit = in_use + SPARE

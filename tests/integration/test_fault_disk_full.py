@@ -44,14 +44,8 @@ def test_a_full_disk_drops_log_records_counted_and_logging_resumes_when_space_re
         private_tmpfs(disk)
         try:
             log_path = os.path.join(disk, "traffic.jsonl")
-            cfg = f"""\
-listeners:
-  in: {{type: tcp, listen: 127.0.0.1:{port_in}, format: lines}}
-  out: {{type: udp, peer: 127.0.0.1:{receiver.getsockname()[1]}}}
-routes:
-  - {{from: in, to: out}}
-  - {{from: in, log: {{path: {log_path}, format: jsonl}}}}
-"""
+            cfg = harness.forward_config(port_in, receiver, in_format="lines",
+                                         extra_routes=[f"{{from: in, log: {{path: {log_path}, format: jsonl}}}}"])
             with Daemon(cfg, tmp) as daemon:
                 sender = harness.tcp_connect(port_in)
 

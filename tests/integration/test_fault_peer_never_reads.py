@@ -17,13 +17,7 @@ RSS_GROWTH_LIMIT_KIB = 32 << 10
 def test_a_client_that_never_reads_costs_bounded_memory_and_counted_drops():
     port_in, port_out = harness.free_tcp_port(), harness.free_tcp_port()
     data = random.Random(48).randbytes(TOTAL)
-    cfg = f"""\
-listeners:
-  in: {{type: tcp, listen: 127.0.0.1:{port_in}}}
-  out: {{type: tcp, listen: 127.0.0.1:{port_out}}}
-routes:
-  - {{from: in, to: out, queue: {{max_bytes: 1MiB}}}}
-"""
+    cfg = harness.forward_config(port_in, port_out, route="queue: {max_bytes: 1MiB}")
     with harness.temp_dir() as tmp, Daemon(cfg, tmp) as daemon:
         since = daemon.mark()
         stalled = harness.tcp_connect(port_out, rcvbuf=4096)

@@ -22,13 +22,7 @@ def reset(sock):
 def test_a_sender_resetting_mid_frame_delivers_only_its_whole_frames():
     port_in = harness.free_tcp_port()
     receiver = harness.udp_socket()
-    cfg = f"""\
-listeners:
-  in: {{type: tcp, listen: 127.0.0.1:{port_in}, format: length-prefixed}}
-  out: {{type: udp, peer: 127.0.0.1:{receiver.getsockname()[1]}}}
-routes:
-  - {{from: in, to: out}}
-"""
+    cfg = harness.forward_config(port_in, receiver, in_format="length-prefixed")
     with harness.temp_dir() as tmp, Daemon(cfg, tmp) as daemon:
         first, cut = frame(b"whole frame"), frame(b"x" * 1000)
         peer = harness.tcp_connect(port_in)
@@ -54,13 +48,7 @@ routes:
 
 def test_a_receiver_resetting_mid_frame_leaves_the_next_one_whole_frames():
     port_in, port_out = harness.free_tcp_port(), harness.free_tcp_port()
-    cfg = f"""\
-listeners:
-  in: {{type: tcp, listen: 127.0.0.1:{port_in}, format: length-prefixed}}
-  out: {{type: tcp, listen: 127.0.0.1:{port_out}, format: length-prefixed}}
-routes:
-  - {{from: in, to: out}}
-"""
+    cfg = harness.forward_config(port_in, port_out, in_format="length-prefixed", out_format="length-prefixed")
     big = b"y" * (60 << 10)  # under the 64 KiB message limit
     with harness.temp_dir() as tmp, Daemon(cfg, tmp) as daemon:
         since = daemon.mark()

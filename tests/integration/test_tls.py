@@ -37,8 +37,7 @@ routes:
 
 def test_lines_round_trip_with_a_client_certificate():
     port = harness.free_tcp_port()
-    with harness.temp_dir() as tmp, harness.udp_socket() as receiver:
-        certs = tlstest.Certificates(tmp)
+    with tlstest.certificates_in_temp_dir() as (tmp, certs), harness.udp_socket() as receiver:
         with Daemon(secure_lines_to_udp(port, receiver, tls_block(certs)), tmp) as daemon:
             client = tlstest.tls_connect(certs.client_context(), port)
             client.sendall(b"hello over tls\nsecond line\n")
@@ -56,8 +55,7 @@ def test_lines_round_trip_with_a_client_certificate():
 def test_megabytes_both_ways_through_tls_with_raw_format():
     tls_port, plain_port = harness.free_tcp_port(), harness.free_tcp_port()
     payload = os.urandom(4 << 20)
-    with harness.temp_dir() as tmp:
-        certs = tlstest.Certificates(tmp)
+    with tlstest.certificates_in_temp_dir() as (tmp, certs):
         cfg = f"""\
 listeners:
   secure: {{type: tcp, listen: 127.0.0.1:{tls_port}, tls: {tls_block(certs, verify=False)}}}
@@ -92,8 +90,7 @@ routes:
 
 def test_clients_without_or_with_a_wrong_certificate_are_refused_and_counted():
     port = harness.free_tcp_port()
-    with harness.temp_dir() as tmp, harness.udp_socket() as receiver:
-        certs = tlstest.Certificates(tmp)
+    with tlstest.certificates_in_temp_dir() as (tmp, certs), harness.udp_socket() as receiver:
         with Daemon(secure_lines_to_udp(port, receiver, tls_block(certs)), tmp) as daemon:
             for cert, why in ((None, r"peer did not return a certificate"),
                               ("stranger", r"certificate verify failed")):
@@ -113,8 +110,7 @@ def test_clients_without_or_with_a_wrong_certificate_are_refused_and_counted():
 
 def test_plaintext_client_and_silent_client_are_refused_cleanly():
     port = harness.free_tcp_port()
-    with harness.temp_dir() as tmp, harness.udp_socket() as receiver:
-        certs = tlstest.Certificates(tmp)
+    with tlstest.certificates_in_temp_dir() as (tmp, certs), harness.udp_socket() as receiver:
         tls = tls_block(certs, verify=False, extra=", handshake_timeout: 300ms")
         with Daemon(secure_lines_to_udp(port, receiver, tls), tmp) as daemon:
             plaintext = harness.tcp_connect(port)
@@ -155,8 +151,7 @@ def s_server(certs, port, ca="ca"):
 
 def test_connecting_side_talks_to_openssl_s_server():
     port = harness.free_tcp_port()
-    with harness.temp_dir() as tmp, harness.udp_socket() as receiver:
-        certs = tlstest.Certificates(tmp)
+    with tlstest.certificates_in_temp_dir() as (tmp, certs), harness.udp_socket() as receiver:
         with s_server(certs, port) as server:
             cfg = f"""\
 listeners:
@@ -177,8 +172,7 @@ routes:
 
 def test_connecting_side_refuses_a_server_with_the_wrong_certificate():
     port = harness.free_tcp_port()
-    with harness.temp_dir() as tmp:
-        certs = tlstest.Certificates(tmp)
+    with tlstest.certificates_in_temp_dir() as (tmp, certs):
         with s_server(certs, port, ca="stranger-ca"):
             cfg = f"""\
 listeners:
@@ -193,8 +187,7 @@ listeners:
 
 def test_sockbridge_to_sockbridge_over_tls_and_session_formats():
     port = harness.free_tcp_port()
-    with harness.temp_dir() as tmp, harness.udp_socket() as receiver:
-        certs = tlstest.Certificates(tmp)
+    with tlstest.certificates_in_temp_dir() as (tmp, certs), harness.udp_socket() as receiver:
         cfg = f"""\
 listeners:
   server: {{type: tcp, listen: 127.0.0.1:{port}, format: lines, tls: {tls_block(certs)}}}
@@ -233,8 +226,7 @@ listeners:
 
 def test_tls_terminating_port_forwarder_copies_instead_of_splicing():
     front = harness.free_tcp_port()
-    with harness.temp_dir() as tmp, harness.tcp_server() as backend:
-        certs = tlstest.Certificates(tmp)
+    with tlstest.certificates_in_temp_dir() as (tmp, certs), harness.tcp_server() as backend:
         cfg = f"""\
 listeners:
   front: {{type: tcp, listen: 127.0.0.1:{front}, tls: {tls_block(certs, verify=False)}}}
@@ -256,8 +248,7 @@ routes:
 
 
 def test_tls_config_errors_are_positioned():
-    with harness.temp_dir() as tmp:
-        certs = tlstest.Certificates(tmp)
+    with tlstest.certificates_in_temp_dir() as (tmp, certs):
         cfg = f"""\
 listeners:
   a: {{type: tcp, listen: 127.0.0.1:1, tls: {{certificate: {certs.path('server.crt')}}}}}

@@ -33,8 +33,7 @@ def reload_and_wait(daemon, outcome):
 
 def test_a_reload_serves_renewed_certificates_and_keeps_open_sessions():
     port = harness.free_tcp_port()
-    with harness.temp_dir() as tmp, harness.udp_socket() as receiver:
-        certs = tlstest.Certificates(tmp)
+    with tlstest.certificates_in_temp_dir() as (tmp, certs), harness.udp_socket() as receiver:
         tlstest.leaf(tmp, "renewed", "ca", "serverAuth")
         install(certs, "server")
         cfg = f"""\

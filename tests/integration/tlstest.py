@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Certificates for the TLS tests, made with the openssl command line: a CA, a server and a client
 # certificate it signs, and a client certificate of another CA (the wrong one).
+import contextlib
 import os
 import shutil
 import socket
@@ -73,6 +74,13 @@ class Certificates:
         if cert:
             context.load_cert_chain(self.path(f"{cert}.crt"), self.path(f"{cert}.key"))
         return context
+
+
+@contextlib.contextmanager
+def certificates_in_temp_dir():
+    """A temporary directory with the certificates made in it, for one case: (directory, Certificates)."""
+    with harness.temp_dir() as tmp:
+        yield tmp, Certificates(tmp)
 
 
 def tls_connect(context, port, host="127.0.0.1", server_hostname="localhost"):

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "config_test_helpers.h"
 #include "config/config.h"
 #include "core/bcm_message.h"
 #include "formats/format.h"
@@ -15,17 +16,7 @@ using ::testing::ElementsAre;
 
 namespace {
 
-std::vector<std::string> errorsOf(const std::string &yaml)
-{
-    try {
-        parseConfig(yaml, "bcm.yaml");
-    } catch (const ConfigException &e) {
-        std::vector<std::string> lines;
-        for (const auto &error : e.errors()) lines.push_back(error.toString());
-        return lines;
-    }
-    return {};
-}
+std::vector<std::string> errorsOf(const std::string &yaml) { return configErrorsOf(yaml, "bcm.yaml"); }
 
 uint32_t u32(const std::vector<uint8_t> &bytes, size_t offset)
 {

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "config_test_helpers.h"
 #include "config/config.h"
 #include "core/can_id_rules.h"
 
@@ -11,17 +12,7 @@ using ::testing::ElementsAre;
 
 namespace {
 
-std::vector<std::string> errorsOf(const std::string &yaml)
-{
-    try {
-        parseConfig(yaml, "can.yaml");
-    } catch (const ConfigException &e) {
-        std::vector<std::string> lines;
-        for (const auto &error : e.errors()) lines.push_back(error.toString());
-        return lines;
-    }
-    return {};
-}
+std::vector<std::string> errorsOf(const std::string &yaml) { return configErrorsOf(yaml, "can.yaml"); }
 
 MessagePtr frameMessage(uint32_t id, std::vector<uint8_t> data = {1})
 {
@@ -109,6 +100,15 @@ routes:
                             "can.yaml:9:30: 'allow_ids' lists what may pass: '!' is for 'filter_ids'",
                             "can.yaml:9:40: '0x20000000' is out of range: CAN ids go up to 0x1FFFFFFF",
                             "can.yaml:10:38: rewriting 0x100-0x1FF to 0x780 runs past the last standard id"));
+}
+
+TEST(CanConfig, ReceiveBufferIsASizeFrom4KiBTo1GiB)
+{
+    EXPECT_THAT(errorsOf(R"(listeners:
+  a: {type: can, interface: vcan0, receive_buffer: 1KiB}
+  b: {type: can, interface: vcan1, receive_buffer: 64KiB}
+)"),
+                ElementsAre("can.yaml:2:52: 'receive_buffer' must be between 4KiB and 1GiB"));
 }
 
 TEST(CanConfig, ListenerOnAnyCannotBeARouteTarget)

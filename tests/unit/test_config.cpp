@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "config_test_helpers.h"
 #include "build_config.h"
 #include "config/config.h"
 
@@ -18,17 +19,7 @@ constexpr const char *kBadLogFormat = "test.yaml:5:33: 'format' must be one of j
 #endif
 
 // The errors of a config as "FILE:LINE:COL: message" lines; empty when it is valid.
-std::vector<std::string> errorsOf(const std::string &yaml)
-{
-    try {
-        parseConfig(yaml, "test.yaml");
-    } catch (const ConfigException &e) {
-        std::vector<std::string> lines;
-        for (const auto &error : e.errors()) lines.push_back(error.toString());
-        return lines;
-    }
-    return {};
-}
+std::vector<std::string> errorsOf(const std::string &yaml) { return configErrorsOf(yaml, "test.yaml"); }
 
 }  // namespace
 

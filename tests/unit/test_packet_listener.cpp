@@ -11,6 +11,7 @@
 
 #include <cstring>
 
+#include "config_test_helpers.h"
 #include "config/config.h"
 #include "listeners/packet_listener.h"
 #include "listeners/raw_listener.h"
@@ -21,17 +22,7 @@ using ::testing::ElementsAreArray;
 
 namespace {
 
-std::vector<std::string> errorsOf(const std::string &yaml)
-{
-    try {
-        parseConfig(yaml, "test.yaml");
-    } catch (const ConfigException &e) {
-        std::vector<std::string> lines;
-        for (const auto &error : e.errors()) lines.push_back(error.toString());
-        return lines;
-    }
-    return {};
-}
+std::vector<std::string> errorsOf(const std::string &yaml) { return configErrorsOf(yaml, "test.yaml"); }
 
 }  // namespace
 

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+// receiveWithControl: one datagram with its kernel receive time, or the time of reading without one.
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include "core/kernel_timestamp.h"
+#include "core/message.h"
+#include "core/unique_fd.h"
+
+using namespace sockbridge;
+
+namespace {
+
+// A UDP socket on loopback and one connected to it; `stamped`: the receiver asks for SO_TIMESTAMPNS.
+struct LoopbackPair {
+    UniqueFd receiver{::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
+    UniqueFd sender{::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
+
+    explicit LoopbackPair(bool stamped)
+    {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof(address);
+        int on = 1;
+        if (stamped) {
+            EXPECT_EQ(::setsockopt(receiver.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)), 0);
+        }
+        EXPECT_EQ(::bind(receiver.get(), reinterpret_cast<sockaddr *>(&address), sizeof(address)), 0);
+        EXPECT_EQ(::getsockname(receiver.get(), reinterpret_cast<sockaddr *>(&address), &length), 0);
+        EXPECT_EQ(::connect(sender.get(), reinterpret_cast<sockaddr *>(&address), sizeof(address)), 0);
+    }
+    void send(std::string_view text) const
+    {
+        ASSERT_EQ(::send(sender.get(), text.data(), text.size(), 0), ssize_t(text.size())) << std::strerror(errno);
+    }
+};
+
+}  // namespace
+
+TEST(ReceiveWithControl, GivesTheDatagramAndTheKernelTimeOfItsArrival)
+{
+    LoopbackPair pair(true);
+    const int64_t beforeSend = realtimeNowNs();
+    pair.send("hello");
+    // Once the socket is readable the datagram is queued, and stamped: a time taken now is later
+    // than the kernel's and earlier than any time of reading.
+    pollfd readable{pair.receiver.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&readable, 1, 10'000), 1);
+    const int64_t queued = realtimeNowNs();
+    uint8_t buffer[64];
+    ControlSpace control;
+    ReceivedDatagram got = receiveWithControl(pair.receiver.get(), buffer, control);
+    ASSERT_EQ(got.length, 5) << std::strerror(errno);
+    EXPECT_EQ(std::string_view(reinterpret_cast<char *>(buffer), 5), "hello");
+    EXPECT_GE(got.timestampNs, beforeSend);
+    EXPECT_LE(got.timestampNs, queued);
+}
+
+TEST(ReceiveWithControl, WithoutAKernelTimeGivesTheTimeOfReading)
+{
+    LoopbackPair pair(false);
+    pair.send("x");
+    const int64_t beforeRead = realtimeNowNs();
+    uint8_t buffer[64];
+    ControlSpace control;
+    ReceivedDatagram got = receiveWithControl(pair.receiver.get(), buffer, control);
+    const int64_t afterRead = realtimeNowNs();
+    ASSERT_EQ(got.length, 1) << std::strerror(errno);
+    EXPECT_GE(got.timestampNs, beforeRead);
+    EXPECT_LE(got.timestampNs, afterRead);
+}
+
+TEST(ReceiveWithControl, AnEmptySocketFailsWithEagainAtOnce)
+{
+    LoopbackPair pair(true);
+    uint8_t buffer[64];
+    ControlSpace control;
+    ReceivedDatagram got = receiveWithControl(pair.receiver.get(), buffer, control);
+    EXPECT_EQ(got.length, -1);
+    EXPECT_EQ(errno, EAGAIN);
+}
