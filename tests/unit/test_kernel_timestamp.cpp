@@ -23,6 +23,9 @@ namespace {
 struct LoopbackPair {
     UniqueFd receiver{::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
     UniqueFd sender{::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
+    // qemu-user (the cross builds' test runner) refuses SO_TIMESTAMPNS with ENOPROTOOPT: a kernel
+    // time cannot be asked for there, which the daemon survives (it stamps the time of reading).
+    bool stampRefused = false;
 
     explicit LoopbackPair(bool stamped)
     {
@@ -31,8 +34,9 @@ struct LoopbackPair {
         address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         socklen_t length = sizeof(address);
         int on = 1;
-        if (stamped) {
-            EXPECT_EQ(::setsockopt(receiver.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)), 0);
+        if (stamped && ::setsockopt(receiver.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) != 0) {
+            EXPECT_EQ(errno, ENOPROTOOPT) << std::strerror(errno);
+            stampRefused = true;
         }
         EXPECT_EQ(::bind(receiver.get(), reinterpret_cast<sockaddr *>(&address), sizeof(address)), 0);
         EXPECT_EQ(::getsockname(receiver.get(), reinterpret_cast<sockaddr *>(&address), &length), 0);
@@ -49,6 +53,7 @@ struct LoopbackPair {
 TEST(ReceiveWithControl, GivesTheDatagramAndTheKernelTimeOfItsArrival)
 {
     LoopbackPair pair(true);
+    if (pair.stampRefused) GTEST_SKIP() << "SO_TIMESTAMPNS is refused here (qemu-user)";
     const int64_t beforeSend = realtimeNowNs();
     pair.send("hello");
     // Once the socket is readable the datagram is queued, and stamped: a time taken now is later
@@ -81,7 +86,7 @@ TEST(ReceiveWithControl, WithoutAKernelTimeGivesTheTimeOfReading)
 
 TEST(ReceiveWithControl, AnEmptySocketFailsWithEagainAtOnce)
 {
-    LoopbackPair pair(true);
+    LoopbackPair pair(false);
     uint8_t buffer[64];
     ControlSpace control;
     ReceivedDatagram got = receiveWithControl(pair.receiver.get(), buffer, control);
