@@ -18,10 +18,9 @@ namespace {
 
 nlohmann::json countersJson(const Counters &c)
 {
-    return {{"messages_in", c.messagesIn}, {"bytes_in", c.bytesIn},   {"messages_out", c.messagesOut},
-            {"bytes_out", c.bytesOut},     {"drops", c.drops},        {"errors", c.errors},
-            {"connects", c.connects},      {"reconnects", c.reconnects},
-            {"refused", c.refused}};
+    nlohmann::json out = nlohmann::json::object();
+    for (const CounterField &counter : kCounterFields) out[counter.name] = c.*counter.field;
+    return out;
 }
 
 nlohmann::json countersJson(const Endpoint &endpoint)
@@ -74,6 +73,10 @@ constexpr Metric kListenerMetrics[] = {
     {"bytes_out_total", "counter", "Payload bytes a listener sent.", &Counters::bytesOut},
     {"drops_total", "counter", "Messages a listener dropped.", &Counters::drops},
     {"errors_total", "counter", "Errors on a listener's sockets.", &Counters::errors},
+    {"lost_total", "counter", "Messages a peer sent that never arrived, by the format's sequence numbers.",
+     &Counters::lost},
+    {"kernel_drops_total", "counter", "Messages the kernel dropped before the listener read them (buffer full).",
+     &Counters::kernelDrops},
     {"connects_total", "counter", "Connections a listener accepted or made.", &Counters::connects},
     {"reconnects_total", "counter", "Reconnection attempts of a connecting listener.", &Counters::reconnects},
     {"refused_total", "counter", "Peers refused by the allow list or the TLS handshake.", &Counters::refused},

@@ -8,10 +8,10 @@ namespace sockbridge {
 
 std::string Counters::toJson() const
 {
-    return fmt::format(
-        R"({{"messages_in":{},"bytes_in":{},"messages_out":{},"bytes_out":{},"drops":{},"errors":{},"lost":{},"connects":{},"reconnects":{},"kernel_drops":{},"refused":{}}})",
-        messagesIn, bytesIn, messagesOut, bytesOut, drops, errors, lost, connects, reconnects, kernelDrops,
-        refused);
+    std::string out = "{";
+    for (const CounterField &counter : kCounterFields)
+        out += fmt::format(R"({}"{}":{})", out.size() > 1 ? "," : "", counter.name, this->*counter.field);
+    return out + "}";
 }
 
 }  // namespace sockbridge

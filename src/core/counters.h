@@ -36,4 +36,17 @@ struct Counters {
     std::string toJson() const;
 };
 
+// Every counter with its name in stats, in output order: the one list that the counters line, the
+// control socket's stats and the metrics walk, so none of them can leave a counter out.
+struct CounterField {
+    const char *name;
+    uint64_t Counters::*field;
+};
+inline constexpr CounterField kCounterFields[] = {
+    {"messages_in", &Counters::messagesIn}, {"bytes_in", &Counters::bytesIn},   {"messages_out", &Counters::messagesOut},
+    {"bytes_out", &Counters::bytesOut},     {"drops", &Counters::drops},        {"errors", &Counters::errors},
+    {"lost", &Counters::lost},              {"connects", &Counters::connects},  {"reconnects", &Counters::reconnects},
+    {"kernel_drops", &Counters::kernelDrops}, {"refused", &Counters::refused},
+};
+
 }  // namespace sockbridge

@@ -44,6 +44,8 @@ daemon:
                 'sockbridge_listener_messages_out_total{listener="out"} 7',
                 'sockbridge_route_messages_out_total{route="fwd"} 7',
                 'sockbridge_route_drops_total{route="fwd"} 0',
+                'sockbridge_listener_kernel_drops_total{listener="in"} 0',
+                'sockbridge_listener_lost_total{listener="in"} 0',
                 'sockbridge_route_queue_messages{route="fwd"} 0',
                 '# TYPE sockbridge_listener_messages_in_total counter',
             ]:

@@ -43,6 +43,9 @@ def test_status_and_stats_count_exactly_what_was_sent():
             check_equal(stats["listeners"]["in"]["messages_in"], 40, "in.messages_in")
             check_equal(stats["listeners"]["in"]["bytes_in"], total, "in.bytes_in")
             check_equal(stats["listeners"]["in"]["connects"], 1, "in.connects")
+            # Every counter the "Counters" log line has is in the stats too (one list of counters).
+            check_equal((stats["listeners"]["in"]["lost"], stats["listeners"]["in"]["kernel_drops"]), (0, 0),
+                        "in.lost, in.kernel_drops")
             check_equal(stats["listeners"]["out"]["messages_out"], 40, "out.messages_out")
             check_equal(stats["listeners"]["out"]["bytes_out"], total, "out.bytes_out")
             check_equal(stats["routes"]["in->out"]["messages_in"], 40, "route messages_in")
