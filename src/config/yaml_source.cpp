@@ -130,6 +130,17 @@ std::optional<uint64_t> OptionReader::size(std::string_view key)
     return value;
 }
 
+std::optional<int> OptionReader::bufferSize(std::string_view key)
+{
+    auto bytes = size(key);
+    if (!bytes) return std::nullopt;
+    if (*bytes < 4096 || *bytes > (1u << 30)) {
+        error(key, fmt::format("'{}' must be between 4KiB and 1GiB", key));
+        return std::nullopt;
+    }
+    return int(*bytes);
+}
+
 std::optional<std::chrono::nanoseconds> OptionReader::duration(std::string_view key)
 {
     auto text = scalar(key, "a duration");

@@ -79,6 +79,8 @@ public:
     std::optional<bool> boolean(std::string_view key);
     std::optional<int64_t> integer(std::string_view key, int64_t min, int64_t max);
     std::optional<uint64_t> size(std::string_view key);
+    // A socket buffer size (receive_buffer, send_buffer): a size from 4KiB to 1GiB.
+    std::optional<int> bufferSize(std::string_view key);
     std::optional<std::chrono::nanoseconds> duration(std::string_view key);
     std::optional<SocketAddress> inetAddress(std::string_view key);
     std::optional<SocketAddress> unixAddress(std::string_view key);

@@ -15,6 +15,7 @@
 
 #include "core/listener.h"
 #include "core/log.h"
+#include "core/socket_buffer.h"
 
 namespace sockbridge {
 
@@ -58,9 +59,7 @@ LinkMonitor::LinkMonitor(EventLoop &loop) : loop_(loop)
     if (!fd_ || ::bind(fd_.get(), reinterpret_cast<sockaddr *>(&address), sizeof(address)) < 0)
         throw StartupError(fmt::format("Failed to open rtnetlink to watch network interfaces: {}",
                                        std::strerror(errno)));
-    int size = 1 << 20;
-    if (setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-        setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    (void)setReceiveBuffer(fd_.get(), 1 << 20);  // a smaller one still works
     buffer_.resize(32768);
     watch_ = loop_.watchIo(fd_.get(), kReadable, [this](uint32_t) { receive(); });
 }

@@ -24,6 +24,7 @@
 #include "core/link_monitor.h"
 #include "core/listener.h"
 #include "core/log.h"
+#include "core/socket_buffer.h"
 #include "core/unique_fd.h"
 
 namespace sockbridge {
@@ -169,9 +170,7 @@ private:
         // RX_CHANGED carries the received frame's kernel time; kernels that give none (and every
         // RX_TIMEOUT) get the time of reading.
         setsockopt(fd.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
-        int size = 1 << 20;
-        if (setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-            setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        (void)setReceiveBuffer(fd.get(), 1 << 20);  // a smaller one still works
         sockaddr_can address{};
         address.can_family = AF_CAN;
         address.can_ifindex = link.ifindex;

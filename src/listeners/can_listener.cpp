@@ -19,6 +19,7 @@
 
 #include "core/can_frame.h"
 #include "core/kernel_drops.h"
+#include "core/socket_buffer.h"
 #include "core/kernel_timestamp.h"
 #include "core/link_monitor.h"
 #include "core/listener.h"
@@ -109,10 +110,7 @@ OpenResult openSocket(const CanOptions &options, int ifindex, const std::string 
     }
     if (setsockopt(fd.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0) return failed("set SO_TIMESTAMPNS");
     // Frames dropped with the receive buffer full are counted after each pass (KernelDropCounter).
-    const int size = options.receiveBuffer;
-    if (setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0 &&
-        setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)
-        return failed("set the receive buffer");
+    if (!setReceiveBuffer(fd.get(), options.receiveBuffer)) return failed("set the receive buffer");
     sockaddr_can address{};
     address.can_family = AF_CAN;
     address.can_ifindex = ifindex;
@@ -566,12 +564,7 @@ std::unique_ptr<ListenerSpec> parseCanListener(OptionReader &reader)
             reader.error("coalesce", "'coalesce' must be at most 100ms");
         options.coalesce = *coalesce;
     }
-    if (auto bytes = reader.size("receive_buffer")) {
-        if (*bytes < 4096 || *bytes > (1u << 30))
-            reader.error("receive_buffer", "'receive_buffer' must be between 4KiB and 1GiB");
-        else
-            options.receiveBuffer = int(*bytes);
-    }
+    if (auto bytes = reader.bufferSize("receive_buffer")) options.receiveBuffer = *bytes;
     options.wait = reader.boolean("wait").value_or(false);
     if (options.wait && options.interface.empty())
         reader.error("wait", "'wait' is for a named interface, not 'any'");

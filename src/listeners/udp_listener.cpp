@@ -15,6 +15,7 @@
 #include "core/allow_list.h"
 #include "core/datagram_listener.h"
 #include "core/log.h"
+#include "core/socket_buffer.h"
 
 namespace sockbridge {
 
@@ -156,14 +157,6 @@ const char *setSendOptions(int fd, int family, const Multicast &multicast)
     return nullptr;
 }
 
-// The FORCE variant passes the sysctl cap (it needs CAP_NET_ADMIN); without it the kernel caps
-// the plain one at net.core.rmem_max / wmem_max.
-bool setBufferSize(int fd, int forced, int plain, int bytes)
-{
-    return setsockopt(fd, SOL_SOCKET, forced, &bytes, sizeof(bytes)) == 0 ||
-           setsockopt(fd, SOL_SOCKET, plain, &bytes, sizeof(bytes)) == 0;
-}
-
 std::unique_ptr<Listener> UdpListenerSpec::create(EventLoop &loop) const
 {
     DatagramSocketOps ops;
@@ -187,9 +180,9 @@ std::unique_ptr<Listener> UdpListenerSpec::create(EventLoop &loop) const
             fail("set SO_REUSEPORT on", local.toString());
         if (broadcast && setsockopt(fd.get(), SOL_SOCKET, SO_BROADCAST, &on, sizeof(on)) < 0)
             fail("set SO_BROADCAST on", local.toString());
-        if (receiveBuffer && !setBufferSize(fd.get(), SO_RCVBUFFORCE, SO_RCVBUF, receiveBuffer))
+        if (receiveBuffer && !setReceiveBuffer(fd.get(), receiveBuffer))
             fail("set the receive buffer of", local.toString());
-        if (sendBuffer && !setBufferSize(fd.get(), SO_SNDBUFFORCE, SO_SNDBUF, sendBuffer))
+        if (sendBuffer && !setSendBuffer(fd.get(), sendBuffer))
             fail("set the send buffer of", local.toString());
         if (::bind(fd.get(), local.get(), local.length) < 0) fail("bind", local.toString());
         warnWhenExposed(listenerName, local, limited);
@@ -307,13 +300,8 @@ std::unique_ptr<ListenerSpec> parseUdpListener(OptionReader &reader)
 
     // Two receivers of one group on one host must both bind the group's port.
     spec->reusePort = reader.boolean("reuse_port").value_or(spec->joinsGroup);
-    for (auto [key, field] : {std::pair{"receive_buffer", &spec->receiveBuffer}, {"send_buffer", &spec->sendBuffer}}) {
-        auto bytes = reader.size(key);
-        if (bytes && (*bytes < 4096 || *bytes > (1u << 30)))
-            reader.error(key, fmt::format("'{}' must be between 4KiB and 1GiB", key));
-        else if (bytes)
-            *field = int(*bytes);
-    }
+    if (auto bytes = reader.bufferSize("receive_buffer")) spec->receiveBuffer = *bytes;
+    if (auto bytes = reader.bufferSize("send_buffer")) spec->sendBuffer = *bytes;
     return spec;
 }
 
